@@ -1,0 +1,224 @@
+"""`davportal`: run the portal and manage its clients, contacts and staff.
+
+Each command parses, calls one service function, prints. Exit 0 on success, 1 with the reason
+on stderr when the operation is refused, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from davportal.errors import PortalError
+from davportal.settings import CONFIG_ENV, load_config, settings_of
+from policy import Role
+from provisioning import accounts, clients
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar=CONFIG_ENV,
+    help=f"Config file (YAML). Also read from {CONFIG_ENV}; without either, the embedded "
+    "defaults are used with ./davportal-data/.",
+)
+
+
+def command(group, name=None, **kwargs):
+    """A subcommand that takes --config and turns a refused operation into exit 1 on stderr."""
+
+    def wrap(fn):
+        @group.command(name, **kwargs)
+        @_config_option
+        @functools.wraps(fn)
+        def run(config_path, **params):
+            try:
+                config, source = load_config(config_path)
+                return fn(config, source, **params)
+            except PortalError as exc:
+                click.echo(f"davportal: {exc.reason}", err=True)
+                sys.exit(1)
+
+        return run
+
+    return wrap
+
+
+def _portal(config, source):
+    from wsgidav_ext.runtime import Portal
+
+    return Portal(settings_of(config, source))
+
+
+def _password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise click.UsageError("No terminal to ask for the password: pass it with --password-stdin.")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+_password_stdin = click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="davportal")
+def main():
+    """davportal: the client document portal, served over WebDAV."""
+
+
+@command(main)
+def init(config, source):
+    """Create the database schema and the storage folder (safe to re-run)."""
+    portal = _portal(config, source)
+    click.echo(f"Database ready: {portal.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"Storage ready: {portal.storage.root}")
+
+
+@command(main)
+@click.option("--host", help="Address to listen on (default from the config: 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default from the config: 8080).")
+@click.option("--demo", is_flag=True, help="Also create a demo firm and print its logins.")
+def serve(config, source, host, port, demo):
+    """Serve the portal over WebDAV."""
+    from davportal.demo import create_demo_firm
+    from davportal.server import serve as run_server
+    from davportal.settings import WSGIDAV_WIRING
+
+    config = {**WSGIDAV_WIRING, **config}
+    config["host"] = host or config["host"]
+    config["port"] = port if port is not None else config["port"]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logins = create_demo_firm(_portal(config, source)) if demo else []
+
+    def ready(url):
+        click.echo(f"davportal is serving {url} (config: {source}). Stop with Ctrl-C.")
+        if logins:
+            click.echo("\nDemo firm: map the URL above as a network drive and sign in as")
+            for entry in logins:
+                click.echo(f"  {entry.login:<8} password {entry.password:<14} {entry.who}")
+        sys.stdout.flush()
+
+    run_server(config, on_ready=ready)
+
+
+@main.group()
+def staff():
+    """The firm's staff."""
+
+
+@command(staff, "add")
+@click.argument("login")
+@click.option("--admin", is_flag=True, help="May also run the admin commands.")
+@_password_stdin
+def staff_add(config, source, login, admin, password_stdin):
+    """Add a staff login."""
+    portal = _portal(config, source)
+    password = _password(password_stdin)
+    with portal.sessions.begin() as session:
+        accounts.add_staff(session, login, password=password, admin=admin)
+    click.echo(f"Added staff {login}{' (admin)' if admin else ''}.")
+
+
+@command(staff, "list")
+def staff_list(config, source):
+    """List staff logins."""
+    _print_accounts(_portal(config, source), Role.STAFF)
+
+
+@main.group()
+def client():
+    """The firm's clients and their folders."""
+
+
+@command(client, "add")
+@click.argument("client_id")
+@click.option("--name", required=True, help="The client's display name.")
+def client_add(config, source, client_id, name):
+    """Add a client and create its default folders."""
+    portal = _portal(config, source)
+    folders = portal.settings.folders
+    with portal.sessions.begin() as session:
+        _, created = clients.add_client(session, portal.storage, client_id, name=name,
+                                        folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+    made = f" with folders: {', '.join(created)}" if created else " (folders already there)"
+    click.echo(f"Client {client_id} ({name}) ready{made}.")
+
+
+@command(client, "list")
+def client_list(config, source):
+    """List clients."""
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        rows = clients.list_clients(session)
+    for row in rows:
+        click.echo(f"{row.id}\t{row.name}\t{row.contacts} contact(s)")
+
+
+@main.group()
+def contact():
+    """Clients' portal users."""
+
+
+@command(contact, "add")
+@click.argument("login")
+@click.option("--client", "client_id", required=True, help="The client this contact belongs to.")
+@click.option("--email", help="Where the contact is notified.")
+@_password_stdin
+def contact_add(config, source, login, client_id, email, password_stdin):
+    """Add a contact to a client (again with another client: the contact then has both)."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        from davportal.models import Account
+
+        exists = session.get(Account, login) is not None
+        password = None if exists else _password(password_stdin)
+        accounts.add_contact(session, login, client_id=client_id, password=password, email=email)
+    click.echo(f"Contact {login} belongs to {client_id}.")
+
+
+@command(contact, "list")
+def contact_list(config, source):
+    """List contacts and their clients."""
+    _print_accounts(_portal(config, source), Role.CONTACT)
+
+
+@command(main)
+@click.argument("login")
+@_password_stdin
+def passwd(config, source, login, password_stdin):
+    """Set a login's password."""
+    portal = _portal(config, source)
+    password = _password(password_stdin)
+    with portal.sessions.begin() as session:
+        accounts.set_password(session, login, password)
+    click.echo(f"Password of {login} changed.")
+
+
+@main.group()
+def user():
+    """Any login, staff or contact."""
+
+
+@command(user, "disable")
+@click.argument("login")
+def user_disable(config, source, login):
+    """Disable a login: it is refused from the next request on."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = accounts.disable(session, login)
+    click.echo(f"{login} {'is now disabled' if changed else 'was already disabled'}.")
+
+
+def _print_accounts(portal, role: Role) -> None:
+    with portal.sessions() as session:
+        rows = accounts.list_accounts(session, role)
+    for row in rows:
+        flags = [f for f, on in (("admin", row.is_admin), ("disabled", row.disabled)) if on]
+        extra = [", ".join(row.clients)] if role is Role.CONTACT else []
+        if role is Role.CONTACT:
+            extra.append(row.email or "-")
+        click.echo("\t".join([row.login, *extra, ",".join(flags)]).rstrip())

@@ -1,0 +1,47 @@
+"""The record of who put each file or folder where it is, kept in step with the storage."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from davportal.models import Document, utcnow
+
+
+def _under(client_id: str, path: str):
+    """The document itself and everything below it."""
+    return (Document.client_id == client_id) & or_(
+        Document.path == path, Document.path.startswith(path + "/", autoescape=True)
+    )
+
+
+def record(session: Session, client_id: str, path: str, login: str, *, is_folder: bool) -> None:
+    document = session.get(Document, (client_id, path))
+    if document is None:
+        session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder))
+    else:
+        # A new version belongs to whoever wrote it.
+        document.uploaded_by, document.uploaded_at, document.is_folder = login, utcnow(), is_folder
+
+
+def forget(session: Session, client_id: str, path: str) -> None:
+    session.execute(delete(Document).where(_under(client_id, path)))
+
+
+def move(session: Session, src: tuple[str, str], dest: tuple[str, str]) -> None:
+    (src_client, src_path), (dest_client, dest_path) = src, dest
+    forget(session, dest_client, dest_path)
+    for document in session.scalars(select(Document).where(_under(src_client, src_path))).all():
+        new_path = dest_path + document.path[len(src_path):]
+        session.delete(document)
+        session.flush()
+        session.add(Document(client_id=dest_client, path=new_path, uploaded_by=document.uploaded_by,
+                             uploaded_at=document.uploaded_at, is_folder=document.is_folder))  # fmt: skip
+
+
+def sole_uploader(session: Session, client_id: str, path: str) -> str | None:
+    """Who uploaded this file, or for a folder the one uploader of all in it (None if several)."""
+    uploaders = session.scalars(
+        select(Document.uploaded_by).where(_under(client_id, path)).distinct().limit(2)
+    ).all()
+    return uploaders[0] if len(uploaders) == 1 else None

@@ -1,0 +1,149 @@
+"""The `davportal:` section of the config: every key, its type, default and help, in one place.
+
+The same YAML file is a WsgiDAV config (read by `wsgidav --config`) and ours; this module
+validates our section and knows how to wire the portal into WsgiDAV's own keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from davportal.errors import ConfigError
+
+CONFIG_ENV = "DAVPORTAL_CONFIG"
+DATABASE_URL_ENV = "DAVPORTAL_DATABASE_URL"
+DATA_DIR = "davportal-data"
+
+DEFAULT_EXTENSIONS = (
+    # images
+    "jpg", "jpeg", "png", "gif", "webp",
+    # video (ts, m2ts, mts: the MPEG transport stream the seeds call "mp2t")
+    "mp4", "mpg", "mpeg", "mov", "m4v", "wmv", "avi", "3gp", "ts", "m2ts", "mts",
+    # audio (mpga: the seeds' "mpeg" audio)
+    "mp3", "mpga", "ogg", "oga", "wav",
+    # documents
+    "pdf", "csv", "rtf", "txt", "zip", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+)  # fmt: skip
+
+
+class Section(BaseModel):
+    # An unknown key is a typo the admin wants to hear about, not a silent default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Folders(Section):
+    team_shared: str = Field("Team's shared", description="Folder staff write and contacts read")
+    client_shared: str = Field("Client's shared", description="Folder contacts write and staff read")
+
+
+class Uploads(Section):
+    max_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file accepted, in bytes")
+    allowed_extensions: tuple[str, ...] = Field(
+        DEFAULT_EXTENSIONS, description='File types accepted, by extension; ["*"] accepts any'
+    )
+    stale_partial_seconds: float = Field(
+        300, ge=0, description="Unfinished uploads idle this long are removed at start"
+    )
+
+    @field_validator("allowed_extensions")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(ext.lower().lstrip(".") for ext in value)
+
+
+class Auth(Section):
+    realm: str = Field("davportal", description="Realm shown in the browser's login prompt")
+    cache_seconds: float = Field(
+        300, ge=0, description="How long a verified password is trusted without a new hash"
+    )
+    slowdown_after: int = Field(3, ge=1, description="Failures for one login before answers slow down")
+    slowdown_max_seconds: float = Field(8, ge=0, description="Longest delay added to a failed login")
+
+
+class Limits(Section):
+    xml_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest XML request body")
+    lock_timeout_seconds: int = Field(3600, gt=0, description="Longest lock a client may take")
+
+
+class Settings(Section):
+    firm_name: str = Field("Our firm", description="Shown to clients in pages and emails")
+    database_url: str = Field(
+        f"sqlite:///{DATA_DIR}/davportal.db",
+        description=f"SQLAlchemy URL; {DATABASE_URL_ENV} overrides it (keeps passwords out of files)",
+    )
+    storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
+    folders: Folders = Folders()
+    uploads: Uploads = Uploads()
+    auth: Auth = Auth()
+    limits: Limits = Limits()
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:
+        data = dict(section or {})
+        if os.environ.get(DATABASE_URL_ENV):
+            data["database_url"] = os.environ[DATABASE_URL_ENV]
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            key = ".".join(str(part) for part in ("davportal", *problem["loc"]))
+            raise ConfigError(f"{source}: {key}: {problem['msg']}") from None
+
+
+# How the portal plugs into WsgiDAV, through WsgiDAV's own config keys. config/davportal.yaml
+# spells out the same wiring so that `wsgidav --config` runs the portal too.
+WSGIDAV_WIRING: dict[str, Any] = {
+    "provider_mapping": {
+        "/": {"class": "wsgidav_ext.provider.PortalProvider", "args": ["${application}"]},
+    },
+    "http_authenticator": {
+        "domain_controller": "wsgidav_ext.domain_controller.PortalDomainController",
+        # argon2 hashes cannot answer Digest challenges: Basic only (over TLS in production).
+        "accept_basic": True,
+        "accept_digest": False,
+        "default_to_digest": False,
+    },
+    "middleware_stack": [
+        "wsgidav_ext.errors.ErrorPages",
+        "wsgidav_ext.guard.RequestGuard",
+        "wsgidav.http_authenticator.HTTPAuthenticator",
+        "wsgidav_ext.access.AccessGate",
+        "wsgidav.request_resolver.RequestResolver",
+    ],
+    "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
+    "lock_storage": True,
+    "property_manager": None,
+    "suppress_version_info": True,
+    "server": "cheroot",
+    "server_args": {"numthreads": 10},
+    "host": "127.0.0.1",
+    "port": 8080,
+    "verbose": 2,
+    "logging": {"enable": True},
+}
+
+
+def load_config(path: str | os.PathLike | None) -> tuple[dict[str, Any], str]:
+    """Read the YAML config (or the embedded defaults) and return (wsgidav config, source name)."""
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        return {**WSGIDAV_WIRING, "davportal": {}}, "embedded defaults"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return config, str(path)
+
+
+def settings_of(config: dict[str, Any], source: str = "config") -> Settings:
+    return Settings.from_section(config.get("davportal"), source=source)

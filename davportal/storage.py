@@ -1,0 +1,35 @@
+"""Where a client's files live on disk, and how a URL path maps there without leaving the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from davportal.errors import BadRequest
+
+
+class Storage:
+    def __init__(self, root: os.PathLike | str):
+        self.root = Path(root).absolute()
+
+    def ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, parts: tuple[str, ...]) -> Path:
+        """The disk path of URL segments; refuses anything that could step outside the root."""
+        for part in parts:
+            if part in ("", ".", "..") or "/" in part or "\\" in part or "\0" in part:
+                raise BadRequest("The path contains a segment that is not allowed.")
+        return self.root.joinpath(*parts)
+
+    def is_plain(self, path: Path) -> bool:
+        """True when nothing between the root and `path` is a symlink (we never follow them)."""
+        current = path
+        while current != self.root:
+            if current.is_symlink():
+                return False
+            current = current.parent
+        return True
+
+    def client_folder(self, client_id: str) -> Path:
+        return self.path_of((client_id,))

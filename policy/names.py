@@ -1,0 +1,88 @@
+"""Which names may be stored: file types, desktop clients' own files, reserved names."""
+
+from __future__ import annotations
+
+import fnmatch
+import unicodedata
+
+from policy.model import ALLOWED, Decision
+
+ANY_TYPE = "*"
+# Our own in-flight uploads: never listed, never addressable.
+RESERVED_PREFIX = ".davportal-"
+
+# Files that Finder, Explorer and Office write on their own: accepted whatever the type list says,
+# so that saving from a desktop never fails (MODEL.md, "Uploads").
+DESKTOP_FILES = (".DS_Store", "._*", "Thumbs.db", "desktop.ini", "~$*", "~*.tmp")
+
+
+def normalize(name: str) -> str:
+    """Names are stored and matched in NFC, so a name typed on a Mac is found from Windows."""
+    return unicodedata.normalize("NFC", name)
+
+
+def is_reserved(name: str) -> bool:
+    return name.startswith(RESERVED_PREFIX)
+
+
+def is_desktop_file(name: str) -> bool:
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in DESKTOP_FILES)
+
+
+def extension(name: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return ext.lower() if dot and stem else ""
+
+
+def check_file_type(name: str, allowed_extensions: tuple[str, ...]) -> Decision:
+    """415 for a type that is not on the list, naming the type and what is allowed."""
+    if ANY_TYPE in allowed_extensions or is_desktop_file(name):
+        return ALLOWED
+    ext = extension(name)
+    if ext in allowed_extensions:
+        return ALLOWED
+    kind = f"'.{ext}' files are" if ext else "Files without an extension are"
+    return Decision(
+        False,
+        415,
+        f"{kind} not accepted here. Allowed types: {', '.join(allowed_extensions)}.",
+    )
+
+
+def check_size(declared: int | None, max_bytes: int) -> Decision:
+    if declared is not None and declared > max_bytes:
+        return Decision(False, 413, too_large_reason(max_bytes))
+    return ALLOWED
+
+
+def too_large_reason(max_bytes: int) -> str:
+    return f"The file is larger than the limit of {_size(max_bytes)} ({max_bytes:,} bytes)."
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:g} {unit}" if unit == "bytes" else f"{n:.4g} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+# Characters Windows cannot store in a name: a file with one could never be opened from Explorer.
+WINDOWS_FORBIDDEN = '<>:"\\|?*'
+MAX_NAME_BYTES = 255
+
+
+def check_new_name(name: str) -> Decision:
+    """400 for a name that some client could not store or that the portal keeps for itself."""
+    if is_reserved(name):
+        return Decision(False, 400, f"Names starting with '{RESERVED_PREFIX}' are reserved.")
+    bad = sorted({ch for ch in name if ch in WINDOWS_FORBIDDEN or ord(ch) < 32})
+    if bad:
+        shown = " ".join(repr(ch)[1:-1] for ch in bad)
+        return Decision(False, 400, f"Names may not contain {shown}: Windows cannot store them.")
+    if name.endswith((" ", ".")):
+        return Decision(False, 400, "Names may not end with a space or a dot: Windows cannot store them.")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return Decision(False, 400, f"The name is too long (at most {MAX_NAME_BYTES} bytes).")
+    return ALLOWED

@@ -1,0 +1,116 @@
+"""Staff and contacts: create, list, change password, disable."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davportal.errors import BadRequest, Conflict, NotFound
+from davportal.models import Account, Client, Membership
+from davportal.passwords import hash_password
+from policy import Role
+from policy.model import DEFAULT_PARTICIPANT_TYPE
+
+# No colon (it ends the login in Basic auth), no slash or space: logins appear in URLs and logs.
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class AccountView:
+    login: str
+    role: str
+    is_admin: bool
+    email: str | None
+    disabled: bool
+    clients: tuple[str, ...]
+
+
+def add_staff(session: Session, login: str, *, password: str | None, admin: bool = False) -> Account:
+    return _add(session, login, Role.STAFF, password=password, admin=admin, email=None)
+
+
+def add_contact(
+    session: Session,
+    login: str,
+    *,
+    client_id: str,
+    password: str | None,
+    email: str | None = None,
+    participant_type: str = DEFAULT_PARTICIPANT_TYPE,
+) -> Account:
+    if session.get(Client, client_id) is None:
+        raise NotFound(f"There is no client '{client_id}'.")
+    existing = session.get(Account, login)
+    if existing is not None and existing.role == Role.CONTACT.value:
+        # A contact of several clients (an accountant, say) is added once per client.
+        _join(session, existing, client_id, participant_type)
+        return existing
+    account = _add(session, login, Role.CONTACT, password=password, admin=False, email=email)
+    _join(session, account, client_id, participant_type)
+    return account
+
+
+def _add(session, login, role, *, password, admin, email) -> Account:
+    if not LOGIN_PATTERN.match(login):
+        raise BadRequest(
+            f"'{login}' is not a valid login: use letters, digits and . _ @ + - (at most 128)."
+        )
+    if email is not None and not EMAIL_PATTERN.match(email):
+        raise BadRequest(f"'{email}' is not a valid email address.")
+    if session.get(Account, login) is not None:
+        raise Conflict(f"The login '{login}' is already taken (logins are unique across staff and contacts).")
+    account = Account(
+        login=login,
+        role=role.value,
+        is_admin=admin,
+        email=email,
+        password_hash=hash_password(password) if password is not None else None,
+    )
+    session.add(account)
+    return account
+
+
+def _join(session: Session, account: Account, client_id: str, participant_type: str) -> None:
+    membership = session.get(Membership, (account.login, client_id))
+    if membership is None:
+        session.add(Membership(login=account.login, client_id=client_id, participant_type=participant_type))
+    elif membership.participant_type != participant_type:
+        raise Conflict(
+            f"'{account.login}' already belongs to '{client_id}' as {membership.participant_type}."
+        )
+
+
+def set_password(session: Session, login: str, password: str) -> None:
+    _get(session, login).password_hash = hash_password(password)
+
+
+def disable(session: Session, login: str) -> bool:
+    """Returns False when the login was already disabled."""
+    account = _get(session, login)
+    was_enabled = not account.disabled
+    account.disabled = True
+    return was_enabled
+
+
+def list_accounts(session: Session, role: Role) -> list[AccountView]:
+    accounts = session.scalars(select(Account).where(Account.role == role.value).order_by(Account.login))
+    memberships: dict[str, list[str]] = {}
+    for login, client_id in session.execute(
+        select(Membership.login, Membership.client_id).order_by(Membership.client_id)
+    ):
+        memberships.setdefault(login, []).append(client_id)
+    return [
+        AccountView(a.login, a.role, a.is_admin, a.email, a.disabled, tuple(memberships.get(a.login, ())))
+        for a in accounts
+    ]
+
+
+def _get(session: Session, login: str) -> Account:
+    account = session.get(Account, login)
+    if account is None:
+        raise NotFound(f"There is no login '{login}'.")
+    return account

@@ -1,0 +1,70 @@
+"""Clients and their default folders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from davportal.errors import BadRequest, Conflict
+from davportal.models import Client, Membership
+from davportal.storage import Storage
+from policy.names import RESERVED_PREFIX
+
+# The client id is the first URL segment: short, lower case, safe in every client's path syntax.
+CLIENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ClientView:
+    id: str
+    name: str
+    contacts: int
+
+
+def add_client(
+    session: Session, storage: Storage, client_id: str, *, name: str, folders: tuple[str, ...]
+) -> tuple[Client, list[str]]:
+    """Create the client and its default folders; returns the folders that were created.
+
+    Adding a client that exists with the same name only creates its missing folders, so that
+    the command can be re-run after an interruption.
+    """
+    if not CLIENT_ID_PATTERN.match(client_id) or client_id.startswith(RESERVED_PREFIX):
+        raise BadRequest(
+            f"'{client_id}' is not a valid client id: use lower-case letters, digits, '-' and '_' "
+            "(at most 64, starting with a letter or digit)."
+        )
+    if not name.strip():
+        raise BadRequest("The client's display name must not be empty.")
+    client = session.get(Client, client_id)
+    if client is None:
+        client = Client(id=client_id, name=name.strip())
+        session.add(client)
+    elif client.name != name.strip():
+        raise Conflict(f"The client '{client_id}' already exists, named '{client.name}'.")
+    return client, ensure_folders(storage, client_id, folders)
+
+
+def ensure_folders(storage: Storage, client_id: str, folders: tuple[str, ...]) -> list[str]:
+    storage.ensure_root()
+    created = []
+    for folder in ("", *folders):
+        path = storage.path_of((client_id, *[p for p in folder.split("/") if p]))
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            if folder:
+                created.append(folder)
+    return created
+
+
+def list_clients(session: Session) -> list[ClientView]:
+    counts = dict(
+        session.execute(select(Membership.client_id, func.count()).group_by(Membership.client_id)).all()
+    )
+    return [
+        ClientView(c.id, c.name, counts.get(c.id, 0))
+        for c in session.scalars(select(Client).order_by(Client.id))
+    ]

@@ -1,0 +1,1 @@
+"""The WsgiDAV side of the portal: domain controller, provider layer and middleware."""

@@ -1,0 +1,153 @@
+"""The one policy decision every request passes through, after authentication.
+
+Turns method + path (+ Destination) into policy terms, asks `policy.decide`, and refuses with
+the decision's status and reason. It holds no rule of its own.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote, urlsplit
+
+from wsgidav.mw.base_mw import BaseMiddleware
+
+from davportal.errors import BadGateway, BadRequest, refusal
+from policy import Action, Decision, Target, decide, decide_tree
+from policy.names import check_file_type, check_new_name, check_size
+from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
+from wsgidav_ext.domain_controller import ACTOR_KEY
+from wsgidav_ext.provider import PortalProvider, split_path
+from wsgidav_ext.runtime import Portal
+
+METHOD_ACTION = {
+    "GET": Action.READ,
+    "HEAD": Action.READ,
+    "OPTIONS": Action.READ,
+    "PROPFIND": Action.READ,
+    "PUT": Action.CREATE,  # CHANGE when the file exists
+    "MKCOL": Action.CREATE,
+    "PROPPATCH": Action.CHANGE,
+    "DELETE": Action.REMOVE,
+    "LOCK": Action.LOCK,
+    "UNLOCK": Action.LOCK,
+    "COPY": Action.READ,  # the source; the Destination is a create (or an overwrite)
+    "MOVE": Action.REMOVE,  # the source moves away; the Destination as for COPY
+}
+TREE_ACTIONS = frozenset({"COPY", "MOVE", "DELETE"})
+FINITE_DEPTH_REASON = "Listing a whole tree at once (Depth: infinity) is not supported; use Depth 0 or 1."
+
+
+class AccessGate(BaseMiddleware):
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.portal = Portal.of(config)
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ["PATH_INFO"]
+        if method == "OPTIONS" and path in ("*", "/"):
+            return self.next_app(environ, start_response)  # server capabilities: nothing to hide
+        provider: PortalProvider = environ["wsgidav.provider"]
+        actor = environ[ACTOR_KEY]
+        settings = self.portal.settings
+        rules = self.portal.rules
+
+        action = METHOD_ACTION.get(method, Action.READ)
+        source = self._target(provider, environ, path, action)
+        if method == "PUT" and source.exists:
+            action = Action.CHANGE
+        judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide
+        _enforce(judge(actor, action, source, rules))
+
+        if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
+            raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
+        creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
+        if action is Action.CREATE and source.parts:
+            _enforce(check_new_name(source.parts[-1]))
+        if creates_file:
+            _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
+            _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))
+
+        if method in ("COPY", "MOVE"):
+            dest_path = destination_path(environ, self.wsgidav_app.mount_path)
+            if dest_path is not None:
+                overwrite = environ.get("HTTP_OVERWRITE", "T").upper() != "F"
+                dest = self._target(provider, environ, dest_path, Action.REMOVE)
+                _enforce(decide(actor, Action.CREATE, dest, rules))
+                if dest.exists and overwrite:
+                    _enforce(decide_tree(actor, Action.REMOVE, dest, rules))
+                if dest.parts:
+                    _enforce(check_new_name(dest.parts[-1]))
+                if not source.is_collection and dest.parts:
+                    _enforce(check_file_type(dest.parts[-1], settings.uploads.allowed_extensions))
+        return self.next_app(environ, start_response)
+
+    def _target(self, provider: PortalProvider, environ: dict, path: str, action: Action) -> Target:
+        parts = split_path(path)
+        resource = provider.get_resource_inst(path, environ)
+        uploaded_by = None
+        # Only a contact's change depends on who uploaded what: staff pay no query for it.
+        if resource is not None and environ[ACTOR_KEY].is_contact and action is not Action.READ:
+            uploaded_by = provider.uploader_of(path)
+        return Target(
+            parts,
+            exists=resource is not None,
+            is_collection=resource is not None and resource.is_collection,
+            uploaded_by=uploaded_by,
+        )
+
+
+def _enforce(decision: Decision) -> None:
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason, condition=decision.condition)
+
+
+def _declared_size(environ: dict) -> int | None:
+    # Finder sends chunked uploads with the size in X-Expected-Entity-Length.
+    for header in ("CONTENT_LENGTH", "HTTP_X_EXPECTED_ENTITY_LENGTH"):
+        value = environ.get(header, "").strip()
+        if value:
+            try:
+                return int(value)
+            except ValueError:
+                raise BadRequest(f"The {header.removeprefix('HTTP_').title()} header is not a number.") from None
+    return None
+
+
+def destination_path(environ: dict, mount_path: str) -> str | None:
+    """The Destination header as a path on this server, or a refusal.
+
+    Checked against the request's own scheme and Host (never a client-sent X-Forwarded-Host),
+    then rewritten as a plain path for WsgiDAV, which would otherwise cut it at an encoded '?'.
+    """
+    raw = environ.get("HTTP_DESTINATION")
+    if not raw:
+        return None  # WsgiDAV answers 400 for the missing header
+    url = urlsplit(raw.strip())
+    if url.scheme or url.netloc:
+        if url.scheme.lower() != environ["wsgi.url_scheme"] or not _same_host(url, environ):
+            raise BadGateway("The destination must be on this server.")
+    path = unquote(url.path)
+    if ".." in path.replace("\\", "/").split("/"):
+        raise BadRequest("Paths may not contain '..'.")
+    if mount_path:
+        if not (path == mount_path or path.startswith(mount_path + "/")):
+            raise BadGateway("The destination must be on this server.")
+        path = path[len(mount_path):]
+    parts = split_path(path)
+    clean = "/" + "/".join(parts) + ("/" if path.endswith("/") and parts else "")
+    environ["HTTP_DESTINATION"] = quote(mount_path + clean)
+    return clean
+
+
+def _same_host(url, environ: dict) -> bool:
+    default_port = {"http": 80, "https": 443}.get(url.scheme.lower())
+    host = environ.get("HTTP_HOST", "").lower()
+    if ":" not in host.rsplit("]", 1)[-1]:
+        host = f"{host}:{environ.get('SERVER_PORT', default_port)}"
+    try:
+        dest_port = url.port or default_port
+    except ValueError:
+        return False
+    return f"{(url.hostname or '').lower()}:{dest_port}" == host or (
+        url.hostname and f"[{url.hostname.lower()}]:{dest_port}" == host
+    )

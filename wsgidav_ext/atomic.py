@@ -1,0 +1,85 @@
+"""Uploads written beside their target and renamed into place only when complete."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from davportal.errors import BadRequest, TooLarge
+from policy.names import RESERVED_PREFIX, too_large_reason
+
+
+class AtomicUpload:
+    """A file-like sink: counts bytes, refuses past the limit, and replaces the target on commit.
+
+    Until `commit()` the previous version stays intact and nothing half-written is visible:
+    the bytes go to a hidden temporary file in the same folder (same filesystem, so the final
+    rename is atomic).
+    """
+
+    def __init__(self, target: Path, *, max_bytes: int, expected_bytes: int | None = None):
+        self.target = target
+        self.max_bytes = max_bytes
+        self.expected_bytes = expected_bytes
+        self.size = 0
+        self.temp = target.with_name(f"{RESERVED_PREFIX}{secrets.token_hex(8)}.part")
+        self._file = open(self.temp, "xb")
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise TooLarge(too_large_reason(self.max_bytes))
+        return self._file.write(data)
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> None:
+        """Flush to disk; the target is untouched until commit()."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def commit(self) -> None:
+        self.close()
+        if self.expected_bytes is not None and self.size != self.expected_bytes:
+            self.discard()
+            raise BadRequest(
+                f"The upload was cut short: {self.size:,} of {self.expected_bytes:,} bytes arrived. "
+                "Nothing was changed; please try again."
+            )
+        os.replace(self.temp, self.target)
+        sync_folder(self.target.parent)
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.temp.unlink(missing_ok=True)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename or a new entry in it survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_atomically(source: Path, target: Path, *, block_size: int) -> None:
+    """Copy a file's bytes and times so that the target is replaced only by a complete copy."""
+    upload = AtomicUpload(target, max_bytes=float("inf"))
+    try:
+        with open(source, "rb") as src:
+            while chunk := src.read(block_size):
+                upload.write(chunk)
+        upload.close()
+        st = os.stat(source)
+        os.utime(upload.temp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        upload.commit()
+    except BaseException:
+        upload.discard()
+        raise

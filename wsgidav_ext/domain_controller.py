@@ -1,0 +1,39 @@
+"""WsgiDAV domain controller: Basic auth against the portal's accounts."""
+
+from __future__ import annotations
+
+from wsgidav.dc.base_dc import BaseDomainController
+
+from wsgidav_ext.runtime import Portal
+
+ACTOR_KEY = "davportal.actor"
+
+
+class PortalDomainController(BaseDomainController):
+    def __init__(self, wsgidav_app, config):
+        super().__init__(wsgidav_app, config)
+        self.portal = Portal.of(config)
+
+    def __str__(self):
+        return f"{self.__class__.__name__}({self.portal.settings.database_url.split('://')[0]})"
+
+    def get_domain_realm(self, path_info, environ):
+        return self.portal.settings.auth.realm
+
+    def require_authentication(self, realm, environ):
+        return True
+
+    def is_share_anonymous(self, path_info):
+        return False
+
+    def supports_http_digest_auth(self):
+        return False  # argon2 hashes cannot answer a Digest challenge
+
+    def basic_auth_user(self, realm, user_name, password, environ):
+        actor = self.portal.authenticator.authenticate(
+            user_name, password, environ.get("REMOTE_ADDR", "")
+        )
+        if actor is None:
+            return False
+        environ[ACTOR_KEY] = actor
+        return True

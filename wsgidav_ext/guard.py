@@ -1,0 +1,101 @@
+"""Request sanity before anyone is authenticated: paths, headers and XML bodies.
+
+WsgiDAV reads XML bodies whole, with no cap, treats chunked ones as empty, and believes a
+client's X-Forwarded-Host; this middleware hands it bodies that are capped, complete and parsed
+safely once, and a request with nothing a client may not claim.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from urllib.parse import unquote
+
+from lxml import etree
+from wsgidav.mw.base_mw import BaseMiddleware
+
+from davportal.errors import BadRequest, TooLarge, Unauthorized
+from policy.names import normalize
+from wsgidav_ext.runtime import Portal
+
+XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
+# Only a proxy the admin trusts may say what the original host and scheme were.
+UNTRUSTED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False
+    )
+
+
+class RequestGuard(BaseMiddleware):
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.portal = Portal.of(config)
+
+    def __call__(self, environ, start_response):
+        for header in UNTRUSTED_HEADERS:
+            environ.pop(header, None)
+        check_raw_path(environ)
+        environ["PATH_INFO"] = normalize(environ["PATH_INFO"])
+        check_basic_header(environ)
+        if environ["REQUEST_METHOD"] in XML_METHODS:
+            read_xml_body(environ, self.portal.settings.limits.xml_body_bytes)
+        return self.next_app(environ, start_response)
+
+
+def check_raw_path(environ: dict) -> None:
+    """Refuse `..` and control characters in the path as sent, before any normalisation."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+    path = unquote(raw.split("?", 1)[0])
+    segments = path.replace("\\", "/").split("/")
+    if ".." in segments:
+        raise BadRequest("Paths may not contain '..'.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        raise BadRequest("Paths may not contain control characters.")
+
+
+def check_basic_header(environ: dict) -> None:
+    """WsgiDAV's own parsing fails with a 500 on a malformed header: refuse it as a 401 instead."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header[:6].lower() == "basic ":
+        return
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    if ":" not in decoded:
+        raise Unauthorized("The login could not be read. Please sign in again.")
+
+
+def read_xml_body(environ: dict, limit: int) -> None:
+    """Read the body (chunked or not) up to `limit`, parse it safely, and hand WsgiDAV the bytes."""
+    declared = environ.get("CONTENT_LENGTH", "").strip()
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise BadRequest("The Content-Length header is not a number.") from None
+        if length > limit:
+            raise TooLarge(f"The XML request body is larger than {limit:,} bytes.")
+        body = environ["wsgi.input"].read(length) if length else b""
+    elif chunked:
+        body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            raise TooLarge(f"The XML request body is larger than {limit:,} bytes.")
+    else:
+        body = b""
+    environ["wsgidav.all_input_read"] = 1
+    if body.strip():
+        try:
+            root = etree.fromstring(body, parser=_safe_parser())
+        except etree.XMLSyntaxError:
+            raise BadRequest("The request body is not well-formed XML.") from None
+        if root.getroottree().docinfo.doctype:
+            raise BadRequest("XML request bodies with a DOCTYPE are not accepted.")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)

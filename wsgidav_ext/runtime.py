@@ -1,0 +1,70 @@
+"""What the domain controller, the middleware and the provider share: one per WsgiDAV app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from davportal.db import create_schema, make_engine, session_factory
+from davportal.settings import Settings, settings_of
+from davportal.storage import Storage
+from policy import RuleBook, default_rules
+from policy.names import RESERVED_PREFIX
+from wsgidav_ext.authentication import Authenticator
+
+_logger = logging.getLogger("davportal")
+_RUNTIME_KEY = "davportal.runtime"
+_lock = threading.Lock()
+
+
+class Portal:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        create_schema(self.engine)  # idempotent: a fresh database works at once
+        self.sessions = session_factory(self.engine)
+        self.storage = Storage(settings.storage_root)
+        self.storage.ensure_root()
+        self.rules: RuleBook = default_rules(
+            settings.folders.team_shared, settings.folders.client_shared
+        )
+        self.authenticator = Authenticator(self.sessions, settings.auth)
+
+    def sweep(self) -> None:
+        removed = sweep_partial_uploads(self.storage, self.settings.uploads.stale_partial_seconds)
+        if removed:
+            _logger.warning("Removed %d unfinished upload(s) left by an earlier stop.", removed)
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Portal:
+        """The portal of this WsgiDAV config; every component of one app gets the same one."""
+        with _lock:
+            portal = config.get(_RUNTIME_KEY)
+            if portal is None:
+                portal = config[_RUNTIME_KEY] = cls(settings_of(config))
+            return portal
+
+
+def sweep_partial_uploads(storage: Storage, stale_seconds: float) -> int:
+    """Remove temporary upload files that nobody has written to for a while.
+
+    An upload in progress (on this node or another one sharing the storage) keeps touching its
+    file, so only files idle longer than `stale_seconds` are a crash's leftovers.
+    """
+    cutoff = time.time() - stale_seconds
+    removed = 0
+    for folder, dirs, files in os.walk(storage.root):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            if name.startswith(RESERVED_PREFIX):
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed
