@@ -36,15 +36,16 @@ NOT_YOUR_UPLOAD = "You can only change or delete documents you uploaded yourself
 def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Decision:
     if not target.parts:
         return ALLOWED if action is Action.READ else refused(NOTHING_AT_TOP)
+    if len(target.parts) == 1 and action in (Action.CREATE, Action.CHANGE):
+        # For every name (a PUT over a client's folder too), so it tells nobody which clients exist.
+        return refused(NOTHING_AT_TOP)
 
     client_id = target.client_id
     if actor.is_contact and client_id not in actor.clients:
         return HIDDEN  # another client's folder: never admit it exists
 
     if len(target.parts) == 1:
-        if action is Action.READ:
-            return ALLOWED
-        return refused(NOTHING_AT_TOP if action is Action.CREATE else CLIENT_FOLDER_FIXED)
+        return ALLOWED if action is Action.READ else refused(CLIENT_FOLDER_FIXED)
 
     below = target.below_client
     rule = rules.rule_at(below)
@@ -55,8 +56,8 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
     if actor.is_contact:
         participant_type = actor.clients[client_id]
         if not rule.lets_read(participant_type):
-            if len(below) == 1 and action is Action.CREATE:
-                # The same answer whether or not the name exists at the client root.
+            if len(below) == 1 and action in (Action.CREATE, Action.CHANGE):
+                # A PUT at the client root gets this answer whether or not the name exists.
                 return refused(
                     NOTHING_AT_CLIENT_ROOT.format(upload_folder=rules.folder_name("client-shared"))
                 )

@@ -56,7 +56,12 @@ class AccessGate(BaseMiddleware):
         if method == "PUT" and source.exists:
             action = Action.CHANGE
         judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide
-        _enforce(judge(actor, action, source, rules))
+        decisions = [judge(actor, action, source, rules)]
+        if method in ("COPY", "MOVE"):
+            decisions += self._destination(provider, environ, actor, source)
+        # Invisible anywhere means 404, before any 403 can say more.
+        for decision in sorted(decisions, key=lambda d: d.status != 404):
+            _enforce(decision)
 
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
@@ -67,19 +72,25 @@ class AccessGate(BaseMiddleware):
             _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
             _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))
 
-        if method in ("COPY", "MOVE"):
-            dest_path = destination_path(environ, self.wsgidav_app.mount_path)
-            if dest_path is not None:
-                overwrite = environ.get("HTTP_OVERWRITE", "T").upper() != "F"
-                dest = self._target(provider, environ, dest_path, Action.REMOVE)
-                _enforce(decide(actor, Action.CREATE, dest, rules))
-                if dest.exists and overwrite:
-                    _enforce(decide_tree(actor, Action.REMOVE, dest, rules))
-                if dest.parts:
-                    _enforce(check_new_name(dest.parts[-1]))
-                if not source.is_collection and dest.parts:
-                    _enforce(check_file_type(dest.parts[-1], settings.uploads.allowed_extensions))
         return self.next_app(environ, start_response)
+
+    def _destination(self, provider, environ, actor, source: Target) -> list[Decision]:
+        """A create where the Destination is new, and a removal of what it overwrites."""
+        dest_path = destination_path(environ, self.wsgidav_app.mount_path)
+        if dest_path is None:
+            return []
+        rules = self.portal.rules
+        dest = self._target(provider, environ, dest_path, Action.REMOVE)
+        decisions = [decide(actor, Action.CREATE, dest, rules)]
+        if dest.exists and environ.get("HTTP_OVERWRITE", "T").upper() != "F":
+            decisions.append(decide_tree(actor, Action.REMOVE, dest, rules))
+        if dest.parts:
+            decisions.append(check_new_name(dest.parts[-1]))
+            if not source.is_collection:
+                decisions.append(
+                    check_file_type(dest.parts[-1], self.portal.settings.uploads.allowed_extensions)
+                )
+        return decisions
 
     def _target(self, provider: PortalProvider, environ: dict, path: str, action: Action) -> Target:
         parts = split_path(path)

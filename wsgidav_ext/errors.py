@@ -50,7 +50,8 @@ class ErrorPages(BaseMiddleware):
             # of draining megabytes it will throw away.
             environ.setdefault("wsgidav.some_input_read", 1)
             start_response(status, headers)
-            yield body
+            if environ["REQUEST_METHOD"] != "HEAD":
+                yield body
 
 
 def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list[tuple[str, str]], bytes]:

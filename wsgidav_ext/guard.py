@@ -39,6 +39,9 @@ class RequestGuard(BaseMiddleware):
         for header in UNTRUSTED_HEADERS:
             environ.pop(header, None)
         check_raw_path(environ)
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            # cheroot hands OPTIONS paths over still percent-encoded (other methods decoded).
+            environ["PATH_INFO"] = unquote(environ["PATH_INFO"])
         environ["PATH_INFO"] = normalize(environ["PATH_INFO"])
         check_basic_header(environ)
         if environ["REQUEST_METHOD"] in XML_METHODS:

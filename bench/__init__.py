@@ -1,0 +1,1 @@
+"""Benchmark: the portal against plain WsgiDAV, on identical trees, in one run (`python -m bench`)."""

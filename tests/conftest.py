@@ -1,0 +1,158 @@
+"""A real portal on a free port, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pytest
+import requests
+from cheroot import wsgi
+from lxml import etree
+from sqlalchemy import create_engine, text
+
+from davportal.app import make_app, portal_of
+from davportal.settings import WSGIDAV_WIRING
+from provisioning import accounts, clients
+from wsgidav_ext.runtime import Portal
+
+POSTGRES_ENV = "DAVPORTAL_TEST_POSTGRES_URL"
+PASSWORD = "correct horse battery"
+TEAM = "Team's shared"
+CLIENT = "Client's shared"
+
+
+def backends():
+    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if os.environ.get(
+        POSTGRES_ENV
+    ) else ["sqlite"]
+
+
+@pytest.fixture(scope="module", params=backends())
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/portal.db"
+        return
+    # One schema per use: tests in parallel never see each other's rows.
+    base = os.environ[POSTGRES_ENV]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in base else "?"
+    yield f"{base}{joiner}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def portal_config(database_url: str, storage: Path, **davportal) -> dict:
+    return {
+        **WSGIDAV_WIRING,
+        "logging": {"enable": False},
+        "davportal": {"database_url": database_url, "storage_root": str(storage), **davportal},
+    }
+
+
+@dataclass
+class Running:
+    url: str
+    portal: Portal
+    server: wsgi.Server
+
+    def as_user(self, login: str, password: str = PASSWORD) -> Dav:
+        return Dav(self.url, login, password)
+
+    def add_staff(self, login: str, *, admin: bool = False) -> None:
+        with self.portal.sessions.begin() as session:
+            accounts.add_staff(session, login, password=PASSWORD, admin=admin)
+
+    def add_client(self, client_id: str, name: str | None = None) -> None:
+        folders = self.portal.settings.folders
+        with self.portal.sessions.begin() as session:
+            clients.add_client(session, self.portal.storage, client_id, name=name or client_id,
+                               folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+
+    def add_contact(self, login: str, client_id: str) -> None:
+        with self.portal.sessions.begin() as session:
+            accounts.add_contact(session, login, client_id=client_id, password=PASSWORD)
+
+
+def start_portal(config: dict) -> Running:
+    app = make_app(config)
+    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8, server_name="davportal-test")
+    server.prepare()  # binds now: bind_addr holds the real port
+    threading.Thread(target=server.serve, daemon=True).start()
+    host, port = server.bind_addr[:2]
+    return Running(f"http://{host}:{port}", portal_of(app), server)
+
+
+@pytest.fixture(scope="module")
+def firm(database_url, tmp_path_factory):
+    """A running portal with a small firm: staff sam; clients acme (alice, carol) and beta (bob)."""
+    storage = tmp_path_factory.mktemp("storage")
+    running = start_portal(portal_config(database_url, storage))
+    try:
+        running.add_staff("sam", admin=True)
+        running.add_client("acme", "Acme Ltd")
+        running.add_client("beta", "Beta LLP")
+        running.add_contact("alice", "acme")
+        running.add_contact("carol", "acme")
+        running.add_contact("bob", "beta")
+        yield running
+    finally:
+        running.server.stop()
+        running.portal.engine.dispose()
+
+
+@pytest.fixture
+def fresh_portal(database_url, tmp_path):
+    """A portal of its own, for tests that change settings or restart the server."""
+    started = []
+
+    def start(**davportal) -> Running:
+        running = start_portal(portal_config(database_url, tmp_path / "storage", **davportal))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.server.stop()
+        running.portal.engine.dispose()
+
+
+class Dav:
+    """Raw HTTP as one login: what a WebDAV client sends, nothing normalised away."""
+
+    def __init__(self, base_url: str, login: str, password: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.auth = (login, password)
+
+    def url(self, path: str) -> str:
+        return self.base_url + quote(path)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.url(path), **kwargs)
+
+    def put(self, path: str, data: bytes = b"content\n", **kwargs) -> requests.Response:
+        return self.request("PUT", path, data=data, **kwargs)
+
+    def propfind(self, path: str, depth: str = "1", **kwargs) -> requests.Response:
+        return self.request("PROPFIND", path, headers={"Depth": depth}, **kwargs)
+
+    def names(self, path: str) -> set[str]:
+        """Names listed in a folder (Depth 1), without the folder itself."""
+        response = self.propfind(path)
+        assert response.status_code == 207, response.text
+        hrefs = etree.fromstring(response.content).findall(".//{DAV:}href")
+        folder = quote(path)
+        return {
+            unquote(h.text[len(folder):].rstrip("/"))
+            for h in hrefs
+            if h.text.rstrip("/") != folder.rstrip("/")
+        }
