@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,15 @@ def backends():
 
 
 @pytest.fixture(scope="module", params=backends())
-def database_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/portal.db"
+def backend(request):
+    return request.param
+
+
+@contextmanager
+def new_database(backend: str, folder: Path):
+    """An empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder}/portal.db"
         return
     # One schema per use: tests in parallel never see each other's rows.
     base = os.environ[POSTGRES_ENV]
@@ -44,10 +51,18 @@ def database_url(request, tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     joiner = "&" if "?" in base else "?"
-    yield f"{base}{joiner}options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{base}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def database_url(backend, tmp_path_factory):
+    with new_database(backend, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 def portal_config(database_url: str, storage: Path, **davportal) -> dict:
@@ -110,12 +125,18 @@ def firm(database_url, tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_portal(database_url, tmp_path):
-    """A portal of its own, for tests that change settings or restart the server."""
+def fresh_database_url(backend, tmp_path):
+    with new_database(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_portal(fresh_database_url, tmp_path):
+    """A portal with a database of its own, for tests that change settings or restart it."""
     started = []
 
     def start(**davportal) -> Running:
-        running = start_portal(portal_config(database_url, tmp_path / "storage", **davportal))
+        running = start_portal(portal_config(fresh_database_url, tmp_path / "storage", **davportal))
         started.append(running)
         return running
 
@@ -149,10 +170,49 @@ class Dav:
         """Names listed in a folder (Depth 1), without the folder itself."""
         response = self.propfind(path)
         assert response.status_code == 207, response.text
-        hrefs = etree.fromstring(response.content).findall(".//{DAV:}href")
-        folder = quote(path)
-        return {
-            unquote(h.text[len(folder):].rstrip("/"))
-            for h in hrefs
-            if h.text.rstrip("/") != folder.rstrip("/")
-        }
+        hrefs = [unquote(h.text) for h in etree.fromstring(response.content).iter("{DAV:}href")]
+        return {h[len(path):].rstrip("/") for h in hrefs if h.rstrip("/") != path.rstrip("/")}
+
+
+def basic_auth(login: str, password: str = PASSWORD) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+
+
+def raw_http(base_url: str, request: bytes, *, body_after: bytes | None = None, close_early=False):
+    """Send bytes exactly as given; return (status, headers, body) of the response.
+
+    `close_early` stops sending (an interrupted upload: the server reads end-of-stream), then
+    waits for the server to finish with the connection, so the test can look at the result.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(request)
+        if body_after is not None:
+            sock.sendall(body_after)
+        if close_early:
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+            return None
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return status, headers, rest

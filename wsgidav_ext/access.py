@@ -65,6 +65,9 @@ class AccessGate(BaseMiddleware):
 
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
+        if method == "LOCK":
+            environ["HTTP_TIMEOUT"] = capped_timeout(environ.get("HTTP_TIMEOUT", ""),
+                                                     settings.limits.lock_timeout_seconds)  # fmt: skip
         creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
         if action is Action.CREATE and source.parts:
             _enforce(check_new_name(source.parts[-1]))
@@ -110,6 +113,13 @@ class AccessGate(BaseMiddleware):
 def _enforce(decision: Decision) -> None:
     if not decision.allowed:
         raise refusal(decision.status, decision.reason, condition=decision.condition)
+
+
+def capped_timeout(requested: str, cap: int) -> str:
+    """A lock lasts at most `cap` seconds: an abandoned `Timeout: Infinite` lock would block forever."""
+    seconds = [int(part[7:]) for part in requested.replace(" ", "").split(",")
+               if part.lower().startswith("second-") and part[7:].isdigit()]  # fmt: skip
+    return f"Second-{min([cap, *seconds])}"
 
 
 def _declared_size(environ: dict) -> int | None:
