@@ -13,7 +13,6 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from davportal.errors import BadGateway, BadRequest, refusal
 from policy import Action, Decision, Target, decide, decide_tree
 from policy.names import check_file_type, check_new_name, check_size
-from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.provider import PortalProvider, split_path
 from wsgidav_ext.runtime import Portal

@@ -59,7 +59,7 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
         exc = exc.src_exception  # raised inside WsgiDAV's handlers and wrapped by them
     condition = None
     extra_headers: list[tuple[str, str]] = []
-    if isinstance(exc, PortalError) and exc.status < 500:
+    if isinstance(exc, PortalError) and exc.status != 500:
         status = f"{int(exc.status)} {exc.status.phrase}"
         reason = exc.reason
         condition = exc.condition

@@ -17,6 +17,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.errors import BadRequest, TooLarge, Unauthorized
 from policy.names import normalize
+from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
 from wsgidav_ext.runtime import Portal
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
@@ -62,11 +63,11 @@ def check_raw_path(environ: dict) -> None:
 
 def check_basic_header(environ: dict) -> None:
     """WsgiDAV's own parsing fails with a 500 on a malformed header: refuse it as a 401 instead."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if not header[:6].lower() == "basic ":
+    scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    if scheme.lower() != "basic":
         return
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         decoded = ""
     if ":" not in decoded:
