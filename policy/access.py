@@ -29,7 +29,10 @@ STAFF_READ_ONLY = (
     "'{folder}' holds the client's uploads: staff can read, download and copy them out, "
     "but not add, change or delete anything there."
 )
-CONTACT_READ_ONLY = "'{folder}' is where the firm shares documents with you: you can read and download them, not change them."
+CONTACT_READ_ONLY = (
+    "'{folder}' is where the firm shares documents with you: you can read and download them, "
+    "not change them."
+)
 NOT_YOUR_UPLOAD = "You can only change or delete documents you uploaded yourself."
 
 

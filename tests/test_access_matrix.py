@@ -29,7 +29,10 @@ MATRIX = {
         ("contact", "private"): 404, ("contact", "team"): 403, ("contact", "client"): OK,
     },
 }  # fmt: skip
-LINK = "<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><x:note xmlns:x='urn:test'>hi</x:note></D:prop></D:set></D:propertyupdate>"
+PROPPATCH_BODY = (
+    "<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop>"
+    "<x:note xmlns:x='urn:test'>hi</x:note></D:prop></D:set></D:propertyupdate>"
+)
 LOCK_BODY = (
     "<?xml version='1.0'?><D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope>"
     "<D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"
@@ -97,7 +100,7 @@ def _send(firm, who: str, method: str, path: str, owner: str = "sam"):
         token = _lock(firm.as_user(owner), path)  # a real lock, for the actor's UNLOCK to try
         return dav.request("UNLOCK", path, headers={"Lock-Token": token})
     if method == "PROPPATCH":
-        return dav.request("PROPPATCH", path, data=LINK)
+        return dav.request("PROPPATCH", path, data=PROPPATCH_BODY)
     if method == "DELETE":
         return dav.request("DELETE", path)
     if method == "MOVE-rename":
@@ -188,7 +191,7 @@ def test_contact_cannot_reach_another_client(matter, method, dest_area):
 @pytest.mark.parametrize("method, extra", [
     ("GET", {}), ("HEAD", {}), ("OPTIONS", {}), ("PROPFIND", {"headers": {"Depth": "1"}}),
     ("PROPFIND", {"headers": {"Depth": "0"}}), ("PUT", {"data": b"x"}), ("MKCOL", {}),
-    ("DELETE", {}), ("PROPPATCH", {"data": LINK}), ("LOCK", {"data": LOCK_BODY}),
+    ("DELETE", {}), ("PROPPATCH", {"data": PROPPATCH_BODY}), ("LOCK", {"data": LOCK_BODY}),
     ("UNLOCK", {"headers": {"Lock-Token": "<opaquelocktoken:x>"}}),
 ])  # fmt: skip
 @pytest.mark.parametrize("path", ["/beta/", f"/beta/{TEAM}/", f"/beta/{CLIENT}/x.txt", "/beta/nothing-here.txt"])
