@@ -54,3 +54,12 @@ class Document(Base):
     is_folder: Mapped[bool] = mapped_column(Boolean, default=False)
     uploaded_by: Mapped[str] = mapped_column(String(128))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeadProperty(Base):
+    """A WebDAV dead property (set by PROPPATCH), by the resource's URL."""
+
+    __tablename__ = "dead_property"
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)  # WsgiDAV's ref URL, quoted
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)  # Clark notation: {ns}local
+    value: Mapped[str] = mapped_column(Text)  # the property element, serialized XML

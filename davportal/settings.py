@@ -117,7 +117,10 @@ WSGIDAV_WIRING: dict[str, Any] = {
     ],
     "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
     "lock_storage": True,
-    "property_manager": None,
+    "property_manager": {
+        "class": "wsgidav_ext.properties.PortalPropertyManager",
+        "args": ["${application}"],
+    },
     "suppress_version_info": True,
     "server": "cheroot",
     "server_args": {"numthreads": 10},

@@ -250,6 +250,10 @@ class PortalFolder(_OnDisk, DAVCollection):
                               self.disk / entry.name, entry.stat(follow_symlinks=False))  # fmt: skip
             if child is not None:
                 members.append(child)
+        if self.provider.prop_manager:
+            # Every entry's dead properties in one query, for the PROPFIND that follows.
+            urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
+            self.provider.prop_manager.prefetch(urls, self.environ)
         return members
 
     def get_member(self, name):
