@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from davportal.models import Document, utcnow
+from davportal.models import Account, Document, utcnow
 
 
 def _under(client_id: str, path: str):
@@ -45,3 +45,13 @@ def sole_uploader(session: Session, client_id: str, path: str) -> str | None:
         select(Document.uploaded_by).where(_under(client_id, path)).distinct().limit(2)
     ).all()
     return uploaders[0] if len(uploaders) == 1 else None
+
+
+def writer_roles(session: Session, client_id: str, paths: list[str]) -> dict[str, str]:
+    """Whether staff or a contact wrote each of these documents (one query)."""
+    rows = session.execute(
+        select(Document.path, Account.role)
+        .join(Account, Account.login == Document.uploaded_by)
+        .where(Document.client_id == client_id, Document.path.in_(paths))
+    )
+    return dict(rows.all())

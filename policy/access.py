@@ -8,10 +8,12 @@ from policy.model import (
     Action,
     Actor,
     Decision,
+    Role,
     RuleBook,
     Target,
     refused,
 )
+from policy.names import is_desktop_file
 
 NOTHING_AT_TOP = (
     "Nothing can be created or changed at the top level: "
@@ -51,6 +53,8 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
         return ALLOWED if action is Action.READ else refused(CLIENT_FOLDER_FIXED)
 
     below = target.below_client
+    if action is Action.READ and _other_partys_desktop_file(actor, target):
+        return HIDDEN  # Finder's and Office's own files stay with the side that wrote them
     rule = rules.rule_at(below)
     is_rule_folder = rules.is_rule_folder(below)
     folder = rules.folder_name(rule.area)
@@ -102,6 +106,12 @@ def decide_tree(actor: Actor, action: Action, target: Target, rules: RuleBook) -
                 "This folder contains documents you may not move or copy."
             )
     return decision
+
+
+def _other_partys_desktop_file(actor: Actor, target: Target) -> bool:
+    if not (target.exists and is_desktop_file(target.parts[-1])):
+        return False
+    return (target.written_by or Role.STAFF) is not actor.role  # unknown writer: the firm's
 
 
 def _lock_as(action: Action, target: Target) -> Action:

@@ -114,6 +114,8 @@ class Target:
     is_collection: bool = False
     # Who uploaded it; for a folder, the one uploader of everything in it (None when several).
     uploaded_by: str | None = None
+    # For a desktop client's own file (.DS_Store, ~$x.docx): whether staff or a contact wrote it.
+    written_by: Role | None = None
 
     @property
     def client_id(self) -> str | None:

@@ -10,9 +10,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import BadGateway, BadRequest, refusal
+from davportal.errors import BadGateway, BadRequest, Conflict, refusal
 from policy import Action, Decision, Target, decide, decide_tree
-from policy.names import check_file_type, check_new_name, check_size
+from policy.names import check_file_type, check_new_name, check_size, is_desktop_file
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.provider import PortalProvider, split_path
 from wsgidav_ext.runtime import Portal
@@ -56,11 +56,12 @@ class AccessGate(BaseMiddleware):
             action = Action.CHANGE
         judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide
         decisions = [judge(actor, action, source, rules)]
-        if method in ("COPY", "MOVE"):
-            decisions += self._destination(provider, environ, actor, source)
+        dest = self._destination(provider, environ, source, decisions) if method in ("COPY", "MOVE") else None
         # Invisible anywhere means 404, before any 403 can say more.
         for decision in sorted(decisions, key=lambda d: d.status != 404):
             _enforce(decision)
+        if dest is not None and not dest.exists:
+            _refuse_case_clash(provider, "/" + "/".join(dest.parts), renaming=path)
 
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
@@ -68,22 +69,24 @@ class AccessGate(BaseMiddleware):
             environ["HTTP_TIMEOUT"] = capped_timeout(environ.get("HTTP_TIMEOUT", ""),
                                                      settings.limits.lock_timeout_seconds)  # fmt: skip
         creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
-        if action is Action.CREATE and source.parts:
+        if (action is Action.CREATE or creates_file) and not source.exists and source.parts:
             _enforce(check_new_name(source.parts[-1]))
+            _refuse_case_clash(provider, path)
         if creates_file:
             _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
             _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))
 
         return self.next_app(environ, start_response)
 
-    def _destination(self, provider, environ, actor, source: Target) -> list[Decision]:
-        """A create where the Destination is new, and a removal of what it overwrites."""
+    def _destination(self, provider, environ, source: Target, decisions: list[Decision]) -> Target | None:
+        """Adds the decisions for the Destination: a create, and a removal of what it overwrites."""
         dest_path = destination_path(environ, self.wsgidav_app.mount_path)
         if dest_path is None:
-            return []
+            return None
+        actor = environ[ACTOR_KEY]
         rules = self.portal.rules
         dest = self._target(provider, environ, dest_path, Action.REMOVE)
-        decisions = [decide(actor, Action.CREATE, dest, rules)]
+        decisions.append(decide(actor, Action.CREATE, dest, rules))
         if dest.exists and environ.get("HTTP_OVERWRITE", "T").upper() != "F":
             decisions.append(decide_tree(actor, Action.REMOVE, dest, rules))
         if dest.parts:
@@ -92,21 +95,32 @@ class AccessGate(BaseMiddleware):
                 decisions.append(
                     check_file_type(dest.parts[-1], self.portal.settings.uploads.allowed_extensions)
                 )
-        return decisions
+        return dest
 
     def _target(self, provider: PortalProvider, environ: dict, path: str, action: Action) -> Target:
         parts = split_path(path)
         resource = provider.get_resource_inst(path, environ)
-        uploaded_by = None
+        uploaded_by = written_by = None
         # Only a contact's change depends on who uploaded what: staff pay no query for it.
         if resource is not None and environ[ACTOR_KEY].is_contact and action is not Action.READ:
             uploaded_by = provider.uploader_of(path)
+        if resource is not None and parts and is_desktop_file(parts[-1]):
+            written_by = provider.writers(parts[:-1], [parts[-1]]).get(parts[-1])
         return Target(
             parts,
             exists=resource is not None,
             is_collection=resource is not None and resource.is_collection,
             uploaded_by=uploaded_by,
+            written_by=written_by,
         )
+
+
+def _refuse_case_clash(provider: PortalProvider, path: str, *, renaming: str | None = None) -> None:
+    """Windows and macOS users cannot tell "Report.pdf" from "report.pdf": one of them only."""
+    clash = provider.case_clash(path)
+    if clash and not (renaming and split_path(renaming) == (*split_path(path)[:-1], clash)):
+        raise Conflict(f"'{clash}' is already here: names that differ only in upper and lower case "
+                       "cannot be told apart on Windows and macOS.")  # fmt: skip
 
 
 def _enforce(decision: Decision) -> None:

@@ -16,8 +16,8 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from davportal import documents
-from policy import Action, Target, decide
-from policy.names import is_reserved, normalize
+from policy import Action, Role, Target, decide
+from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.atomic import AtomicUpload, copy_atomically, sync_folder
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.runtime import Portal
@@ -80,6 +80,31 @@ class PortalProvider(DAVProvider):
                 (src_parts[0], "/".join(src_parts[1:])),
                 (dest_parts[0], "/".join(dest_parts[1:])),
             )
+
+    def writers(self, folder: tuple[str, ...], names: list[str]) -> dict[str, Role]:
+        """Whether staff or a contact wrote each named document in a client's folder (one query)."""
+        if not folder or not names:
+            return {}
+        prefix = "/".join(folder[1:])
+        paths = {f"{prefix}/{name}" if prefix else name: name for name in names}
+        with self.portal.sessions() as session:
+            roles = documents.writer_roles(session, folder[0], list(paths))
+        return {paths[path]: Role(role) for path, role in roles.items()}
+
+    def case_clash(self, path: str) -> str | None:
+        """A name in the same folder that differs from this one only in case, if there is one."""
+        parts = split_path(path)
+        folder = self.storage.path_of(parts[:-1])
+        wanted = parts[-1].casefold()
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    name = normalize(entry.name)
+                    if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
+                        return name
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return None
 
     def uploader_of(self, path: str) -> str | None:
         parts = split_path(path)
@@ -235,7 +260,11 @@ class PortalFolder(_OnDisk, DAVCollection):
             return []
         parts = split_path(self.path)
         rules = self.provider.portal.rules
-        return [n for n in names if decide(actor, Action.READ, Target((*parts, n)), rules).allowed]
+        writers = self.provider.writers(parts, [n for n in names if is_desktop_file(n)])
+        return [
+            n for n in names
+            if decide(actor, Action.READ, Target((*parts, n), exists=True, written_by=writers.get(n)), rules).allowed
+        ]  # fmt: skip
 
     def get_member_names(self):
         return self._visible([name for name, _ in self._entries()])
