@@ -54,6 +54,9 @@ class Document(Base):
     is_folder: Mapped[bool] = mapped_column(Boolean, default=False)
     uploaded_by: Mapped[str] = mapped_column(String(128))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Of the content, taken while it arrived: clients verify downloads against them.
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    md5: Mapped[str | None] = mapped_column(String(32))
 
 
 class DeadProperty(Base):

@@ -116,6 +116,7 @@ WSGIDAV_WIRING: dict[str, Any] = {
         "wsgidav.request_resolver.RequestResolver",
     ],
     "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
+    "honor_mtime_header": True,  # X-OC-Mtime on PUT: rclone and ownCloud clients keep file times
     "lock_storage": True,
     "property_manager": {
         "class": "wsgidav_ext.properties.PortalPropertyManager",

@@ -162,3 +162,17 @@ def test_partial_uploads_are_never_listed_or_served(portal):
     sam = portal.as_user("sam")
     assert ".davportal-0000000000000000.part" not in sam.propfind(f"/acme/{TEAM}/").text
     assert sam.request("GET", f"/acme/{TEAM}/.davportal-0000000000000000.part").status_code == 404
+
+
+def test_a_declared_checksum_that_does_not_match_keeps_the_previous_version(portal):
+    import hashlib
+
+    alice = portal.as_user("alice")
+    path = f"/acme/{CLIENT}/checked.pdf"
+    assert alice.put(path, b"version 1").status_code == 201
+    good = hashlib.sha1(b"version 2").hexdigest()
+    assert alice.put(path, b"version 2", headers={"OC-Checksum": f"SHA1:{good}"}).status_code == 204
+    response = alice.put(path, b"version 3", headers={"OC-Checksum": f"SHA1:{good}"})
+    assert response.status_code == 400 and "checksum does not match" in response.text
+    assert alice.request("GET", path).content == b"version 2"
+    assert _leftovers(portal) == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
+from davportal.documents import Digests
 from davportal.errors import BadRequest, TooLarge
 from policy.names import RESERVED_PREFIX, too_large_reason
 
@@ -18,11 +20,17 @@ class AtomicUpload:
     rename is atomic).
     """
 
-    def __init__(self, target: Path, *, max_bytes: int, expected_bytes: int | None = None):
+    def __init__(
+        self, target: Path, *, max_bytes: int, expected_bytes: int | None = None, expected_sha1: str | None = None
+    ):
         self.target = target
         self.max_bytes = max_bytes
         self.expected_bytes = expected_bytes
+        self.expected_sha1 = expected_sha1
         self.size = 0
+        # Taken on the way in, never by reading the file again.
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False)
         self.temp = target.with_name(f"{RESERVED_PREFIX}{secrets.token_hex(8)}.part")
         self._file = open(self.temp, "xb")
 
@@ -30,7 +38,13 @@ class AtomicUpload:
         self.size += len(data)
         if self.size > self.max_bytes:
             raise TooLarge(too_large_reason(self.max_bytes))
+        self._sha1.update(data)
+        self._md5.update(data)
         return self._file.write(data)
+
+    @property
+    def digests(self) -> Digests:
+        return Digests(self._sha1.hexdigest(), self._md5.hexdigest())
 
     def writelines(self, chunks) -> None:
         for chunk in chunks:
@@ -51,6 +65,10 @@ class AtomicUpload:
                 f"The upload was cut short: {self.size:,} of {self.expected_bytes:,} bytes arrived. "
                 "Nothing was changed; please try again."
             )
+        if self.expected_sha1 is not None and self.digests.sha1 != self.expected_sha1:
+            self.discard()
+            raise BadRequest("The file arrived damaged (its checksum does not match). Nothing was changed; "
+                             "please try again.")  # fmt: skip
         os.replace(self.temp, self.target)
         sync_folder(self.target.parent)
 
@@ -69,7 +87,7 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def copy_atomically(source: Path, target: Path, *, block_size: int) -> None:
+def copy_atomically(source: Path, target: Path, *, block_size: int) -> Digests:
     """Copy a file's bytes and times so that the target is replaced only by a complete copy."""
     upload = AtomicUpload(target, max_bytes=float("inf"))
     try:
@@ -83,3 +101,4 @@ def copy_atomically(source: Path, target: Path, *, block_size: int) -> None:
     except BaseException:
         upload.discard()
         raise
+    return upload.digests

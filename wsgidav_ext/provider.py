@@ -12,7 +12,9 @@ import shutil
 import stat
 from pathlib import Path
 
+from lxml import etree
 from wsgidav import util
+from wsgidav.dav_error import HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from davportal import documents
@@ -23,6 +25,7 @@ from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.runtime import Portal
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
+OC_CHECKSUMS = "{http://owncloud.org/ns}checksums"
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -58,13 +61,26 @@ class PortalProvider(DAVProvider):
             return None  # a symlink anywhere on the way: never followed
         return _resource(util.join_uri("/", *parts), environ, disk, st)
 
-    def record(self, environ: dict, path: str, *, is_folder: bool, uploaded_by: str | None = None):
+    def record(self, environ: dict, path: str, *, is_folder: bool, uploaded_by: str | None = None,
+               digests: documents.Digests | None = None):  # fmt: skip
         parts = split_path(path)
         if len(parts) < 2:
             return
         with self.portal.sessions.begin() as session:
-            documents.record(session, parts[0], "/".join(parts[1:]),
-                             uploaded_by or environ[ACTOR_KEY].login, is_folder=is_folder)  # fmt: skip
+            documents.record(session, parts[0], "/".join(parts[1:]), uploaded_by or environ[ACTOR_KEY].login,
+                             is_folder=is_folder, digests=digests)  # fmt: skip
+
+    def digests_of(self, path: str, environ: dict) -> documents.Digests | None:
+        """A file's digests; a listing asks once per folder, so this is one query per folder."""
+        parts = split_path(path)
+        if len(parts) < 2:
+            return None
+        folder = parts[:-1]
+        cache = environ.setdefault("davportal.checksums", {})
+        if folder not in cache:
+            with self.portal.sessions() as session:
+                cache[folder] = documents.checksums(session, folder[0], "/".join(folder[1:]))
+        return cache[folder].get(parts[-1])
 
     def forget(self, path: str):
         parts = split_path(path)
@@ -112,6 +128,15 @@ class PortalProvider(DAVProvider):
             return None
         with self.portal.sessions() as session:
             return documents.sole_uploader(session, parts[0], "/".join(parts[1:]))
+
+
+def _declared_sha1(header: str) -> str | None:
+    """The SHA-1 an ownCloud-style client declares for its upload ("SHA1:<hex>", maybe among others)."""
+    for part in header.split():
+        kind, _, value = part.partition(":")
+        if kind.upper() == "SHA1" and value:
+            return value.lower()
+    return None
 
 
 def _resource(path: str, environ: dict, disk: Path, st: os.stat_result):
@@ -200,12 +225,26 @@ class PortalFile(_OnDisk, DAVNonCollection):
     def get_content(self):
         return open(self.disk, "rb", buffering=0)
 
+    def get_property_value(self, name):
+        # ownCloud's checksum property: rclone and Nextcloud clients verify content with it.
+        # Asked for by name only (not in allprop), from the SHA-1 taken when the file arrived.
+        if name == OC_CHECKSUMS:
+            digests = self.provider.digests_of(self.path, self.environ)
+            if digests is None:
+                raise DAVError(HTTP_NOT_FOUND)
+            element = etree.Element(OC_CHECKSUMS)
+            text = f"SHA1:{digests.sha1} MD5:{digests.md5}"
+            etree.SubElement(element, "{http://owncloud.org/ns}checksum").text = text
+            return element
+        return super().get_property_value(name)
+
     def begin_write(self, *, content_type=None):
         declared = self.environ.get("CONTENT_LENGTH")
         self._upload = AtomicUpload(
             self.disk,
             max_bytes=self.provider.portal.settings.uploads.max_bytes,
             expected_bytes=int(declared) if declared else None,
+            expected_sha1=_declared_sha1(self.environ.get("HTTP_OC_CHECKSUM", "")),
         )
         return self._upload
 
@@ -218,7 +257,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
             return
         upload.commit()
         self.st = os.lstat(self.disk)
-        self.provider.record(self.environ, self.path, is_folder=False)
+        self.provider.record(self.environ, self.path, is_folder=False, digests=upload.digests)
 
     def delete(self):
         os.unlink(self.disk)
@@ -229,10 +268,10 @@ class PortalFile(_OnDisk, DAVNonCollection):
 
     def copy_move_single(self, dest_path, *, is_move):
         dest = self.provider.storage.path_of(split_path(dest_path))
-        copy_atomically(self.disk, dest, block_size=BLOCK_SIZE)
+        digests = copy_atomically(self.disk, dest, block_size=BLOCK_SIZE)
         # A copy is the copier's document; a moved file stays its uploader's.
         uploader = self.provider.uploader_of(self.path) if is_move else None
-        self.provider.record(self.environ, dest_path, is_folder=False, uploaded_by=uploader)
+        self.provider.record(self.environ, dest_path, is_folder=False, uploaded_by=uploader, digests=digests)
         self._move_dead_properties(dest_path, is_move=is_move, with_children=False)
 
 
@@ -297,7 +336,7 @@ class PortalFolder(_OnDisk, DAVCollection):
         # LOCK on an unmapped URL: an empty file, created like any upload.
         upload = AtomicUpload(disk, max_bytes=0)
         upload.commit()
-        self.provider.record(self.environ, path, is_folder=False)
+        self.provider.record(self.environ, path, is_folder=False, digests=upload.digests)
         return self.provider.get_resource_inst(path, self.environ)
 
     def create_collection(self, name):
