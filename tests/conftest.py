@@ -82,9 +82,9 @@ class Running:
     def as_user(self, login: str, password: str = PASSWORD) -> Dav:
         return Dav(self.url, login, password)
 
-    def add_staff(self, login: str, *, admin: bool = False) -> None:
+    def add_staff(self, login: str, *, admin: bool = False, password: str = PASSWORD) -> None:
         with self.portal.sessions.begin() as session:
-            accounts.add_staff(session, login, password=PASSWORD, admin=admin)
+            accounts.add_staff(session, login, password=password, admin=admin)
 
     def add_client(self, client_id: str, name: str | None = None) -> None:
         folders = self.portal.settings.folders
@@ -92,9 +92,9 @@ class Running:
             clients.add_client(session, self.portal.storage, client_id, name=name or client_id,
                                folders=(folders.team_shared, folders.client_shared))  # fmt: skip
 
-    def add_contact(self, login: str, client_id: str) -> None:
+    def add_contact(self, login: str, client_id: str, *, password: str = PASSWORD) -> None:
         with self.portal.sessions.begin() as session:
-            accounts.add_contact(session, login, client_id=client_id, password=PASSWORD)
+            accounts.add_contact(session, login, client_id=client_id, password=password)
 
 
 def start_portal(config: dict) -> Running:

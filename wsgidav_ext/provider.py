@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from urllib.parse import quote
 
 from lxml import etree
 from wsgidav import util
@@ -161,6 +162,12 @@ class _OnDisk:
 
     def get_display_name(self):
         return self.name
+
+    def get_href(self):
+        # WsgiDAV leaves "'" unencoded; neon (cadaver, davfs2) sends %27 and then cannot match
+        # "Team's shared" in the answer. Encoded, every client matches it.
+        return quote(self.provider.mount_path + self.provider.share_path + self.get_preferred_path(),
+                     safe="/!*(),$-_|.")  # fmt: skip
 
     def get_creation_date(self):
         return self.st.st_ctime if self.st else None
