@@ -117,6 +117,8 @@ WSGIDAV_WIRING: dict[str, Any] = {
     ],
     "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
     "honor_mtime_header": True,  # X-OC-Mtime on PUT: rclone and ownCloud clients keep file times
+    # Explorer keeps a copied file's time by PROPPATCHing Win32LastModifiedTime.
+    "hotfixes": {"emulate_win32_lastmod": True},
     "lock_storage": True,
     "property_manager": {
         "class": "wsgidav_ext.properties.PortalPropertyManager",

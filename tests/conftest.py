@@ -170,7 +170,8 @@ class Dav:
         """Names listed in a folder (Depth 1), without the folder itself."""
         response = self.propfind(path)
         assert response.status_code == 207, response.text
-        hrefs = [unquote(h.text) for h in etree.fromstring(response.content).iter("{DAV:}href")]
+        responses = etree.fromstring(response.content).findall("{DAV:}response")
+        hrefs = [unquote(r.findtext("{DAV:}href")) for r in responses]
         return {h[len(path):].rstrip("/") for h in hrefs if h.rstrip("/") != path.rstrip("/")}
 
 
