@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
 from davportal.errors import ConfigError
 
@@ -77,6 +77,9 @@ class Settings(Section):
         description=f"SQLAlchemy URL; {DATABASE_URL_ENV} overrides it (keeps passwords out of files)",
     )
     storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        (), description="Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed"
+    )
     folders: Folders = Folders()
     uploads: Uploads = Uploads()
     auth: Auth = Auth()

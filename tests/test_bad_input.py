@@ -144,3 +144,16 @@ def test_errors_never_show_internals(files):
     assert response.status_code == 404
     for leak in ("Traceback", "storage", "sqlite", "WsgiDAV/", "beta's plan"):
         assert leak not in response.text
+
+
+def test_forwarded_headers_are_believed_from_a_trusted_proxy_only(fresh_portal):
+    behind_proxy = fresh_portal(trusted_proxies=["127.0.0.1/32"])
+    behind_proxy.add_staff("sam")
+    behind_proxy.add_client("acme")
+    sam = behind_proxy.as_user("sam")
+    assert sam.put(f"/acme/{TEAM}/a.pdf", b"a").status_code == 201
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example", "X-Forwarded-For": "203.0.113.9"}
+    destination = f"https://portal.example/acme/{TEAM.replace(' ', '%20')}/b.pdf"
+    response = sam.request("COPY", f"/acme/{TEAM}/a.pdf", headers={"Destination": destination, **proxied})
+    assert response.status_code == 201
+    assert sam.request("COPY", f"/acme/{TEAM}/a.pdf", headers={"Destination": destination}).status_code == 502

@@ -177,7 +177,7 @@ def _same_host(url, environ: dict) -> bool:
     default_port = {"http": 80, "https": 443}.get(url.scheme.lower())
     host = environ.get("HTTP_HOST", "").lower()
     if ":" not in host.rsplit("]", 1)[-1]:
-        host = f"{host}:{environ.get('SERVER_PORT', default_port)}"
+        host = f"{host}:{default_port}"  # a Host without a port means the scheme's own
     try:
         dest_port = url.port or default_port
     except ValueError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import ipaddress
 from urllib.parse import unquote
 
 from lxml import etree
@@ -21,8 +22,7 @@ from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
 from wsgidav_ext.runtime import Portal
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
-# Only a proxy the admin trusts may say what the original host and scheme were.
-UNTRUSTED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -37,8 +37,7 @@ class RequestGuard(BaseMiddleware):
         self.portal = Portal.of(config)
 
     def __call__(self, environ, start_response):
-        for header in UNTRUSTED_HEADERS:
-            environ.pop(header, None)
+        apply_forwarded_headers(environ, self.portal.settings.trusted_proxies)
         check_raw_path(environ)
         if environ["REQUEST_METHOD"] == "OPTIONS":
             # cheroot hands OPTIONS paths over still percent-encoded (other methods decoded).
@@ -48,6 +47,27 @@ class RequestGuard(BaseMiddleware):
         if environ["REQUEST_METHOD"] in XML_METHODS:
             read_xml_body(environ, self.portal.settings.limits.xml_body_bytes)
         return self.next_app(environ, start_response)
+
+
+def apply_forwarded_headers(environ: dict, trusted_proxies) -> None:
+    """Believe X-Forwarded-* only from a configured proxy; from anyone else, drop them.
+
+    Behind a TLS-terminating proxy the original scheme and host decide whether a COPY/MOVE
+    Destination is on this server; the original client address goes to the log and the throttle.
+    """
+    forwarded = {header: environ.pop(header, "").strip() for header in FORWARDED_HEADERS}
+    try:
+        peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return
+    if not any(peer in network for network in trusted_proxies):
+        return
+    if forwarded["HTTP_X_FORWARDED_PROTO"].lower() in ("http", "https"):
+        environ["wsgi.url_scheme"] = forwarded["HTTP_X_FORWARDED_PROTO"].lower()
+    if forwarded["HTTP_X_FORWARDED_HOST"]:
+        environ["HTTP_HOST"] = forwarded["HTTP_X_FORWARDED_HOST"].split(",")[0].strip()
+    if forwarded["HTTP_X_FORWARDED_FOR"]:
+        environ["REMOTE_ADDR"] = forwarded["HTTP_X_FORWARDED_FOR"].split(",")[-1].strip()
 
 
 def check_raw_path(environ: dict) -> None:
