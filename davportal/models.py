@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,6 +57,9 @@ class Document(Base):
     # Of the content, taken while it arrived: clients verify downloads against them.
     sha1: Mapped[str | None] = mapped_column(String(40))
     md5: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(String(500))  # staff's words for the client
+    # A private file the client may see, read-only, in Team's shared (the share toggle).
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class DeadProperty(Base):
@@ -66,3 +69,35 @@ class DeadProperty(Base):
     url: Mapped[str] = mapped_column(String(2048), primary_key=True)  # WsgiDAV's ref URL, quoted
     name: Mapped[str] = mapped_column(String(512), primary_key=True)  # Clark notation: {ns}local
     value: Mapped[str] = mapped_column(Text)  # the property element, serialized XML
+
+
+class AuditEvent(Base):
+    """Who read or changed what, when, from where, and the outcome."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_client_path", "client_id", "path"), Index("ix_audit_at", "at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    login: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(16))  # None: the login is unknown
+    action: Mapped[str] = mapped_column(String(32))  # the WebDAV method, or e.g. "LOGIN-FAILED", "SHARE"
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(1024))  # below the client root
+    destination: Mapped[str | None] = mapped_column(String(1100))  # COPY/MOVE: client id / path
+    status: Mapped[int] = mapped_column(Integer)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class TrashItem(Base):
+    """A deleted file or folder, kept for the retention period: its bytes and its records."""
+
+    __tablename__ = "trash_item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(1024))  # where it was, below the client root
+    is_folder: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_by: Mapped[str] = mapped_column(String(128))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    stored_as: Mapped[str] = mapped_column(String(64))  # its folder in the storage's trash
+    records: Mapped[dict] = mapped_column(JSON)  # its documents and dead properties, to restore

@@ -112,6 +112,7 @@ WSGIDAV_WIRING: dict[str, Any] = {
         "default_to_digest": False,
     },
     "middleware_stack": [
+        "wsgidav_ext.audit.AuditTrail",
         "wsgidav_ext.errors.ErrorPages",
         "wsgidav_ext.guard.RequestGuard",
         "wsgidav.http_authenticator.HTTPAuthenticator",

@@ -11,7 +11,7 @@ from tests.conftest import CLIENT, TEAM
 class StatementCounter:
     def __init__(self, engine):
         self.engine = engine
-        self.count = 0
+        self.statements: list[str] = []
 
     def __enter__(self):
         event.listen(self.engine, "before_cursor_execute", self._count)
@@ -20,8 +20,12 @@ class StatementCounter:
     def __exit__(self, *exc):
         event.remove(self.engine, "before_cursor_execute", self._count)
 
-    def _count(self, *args, **kwargs):
-        self.count += 1
+    def _count(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +63,12 @@ def test_propfind_depth_1_runs_a_constant_number_of_statements(folders, login, a
     assert large <= 2  # the login's account and memberships, in one statement
 
 
-def test_get_runs_one_statement(folders):
+def test_get_reads_the_login_and_writes_its_audit_row_only(folders):
     alice = folders.as_user("alice")
     path = f"/acme/{TEAM}/n3/file000.txt"
     assert alice.request("GET", path).status_code == 200
     with StatementCounter(folders.portal.engine) as counter:
         assert alice.request("GET", path).status_code == 200
-    assert counter.count == 1
+    assert len(counter.statements) == 2
+    assert counter.statements[0].lstrip().startswith("SELECT")
+    assert counter.statements[1].lstrip().startswith("INSERT INTO audit_event")

@@ -13,6 +13,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from davportal.errors import BadGateway, BadRequest, Conflict, refusal
 from policy import Action, Decision, Target, decide, decide_tree
 from policy.names import check_file_type, check_new_name, check_size, is_desktop_file
+from wsgidav_ext.audit import TARGET_KEY
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.provider import PortalProvider, split_path
 from wsgidav_ext.runtime import Portal
@@ -51,7 +52,7 @@ class AccessGate(BaseMiddleware):
         rules = self.portal.rules
 
         action = METHOD_ACTION.get(method, Action.READ)
-        source = self._target(provider, environ, path, action)
+        source = environ[TARGET_KEY] = self._target(provider, environ, path, action)
         if method == "PUT" and source.exists:
             action = Action.CHANGE
         judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide

@@ -7,6 +7,7 @@ from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav_ext.runtime import Portal
 
 ACTOR_KEY = "davportal.actor"
+ATTEMPTED_LOGIN_KEY = "davportal.attempted_login"  # for the audit trail when a login fails
 
 
 class PortalDomainController(BaseDomainController):
@@ -34,6 +35,7 @@ class PortalDomainController(BaseDomainController):
             user_name, password, environ.get("REMOTE_ADDR", "")
         )
         if actor is None:
+            environ[ATTEMPTED_LOGIN_KEY] = user_name
             return False
         environ[ACTOR_KEY] = actor
         return True

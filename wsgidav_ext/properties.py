@@ -6,6 +6,8 @@ folder listing loads every entry's properties in one statement, kept for the req
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import delete, or_, select
 
 from davportal.models import DeadProperty
@@ -52,32 +54,32 @@ class PortalPropertyManager:
         if dry_run:
             return
         value = property_value.decode("utf-8") if isinstance(property_value, bytes) else property_value
-        with self.portal.sessions.begin() as session:
+        with self._writing(environ) as session:
             session.merge(DeadProperty(url=norm_url, name=name, value=value))
         self._forget(environ)
 
     def remove_property(self, norm_url, name, dry_run=False, environ=None):
         if dry_run:
             return
-        with self.portal.sessions.begin() as session:
+        with self._writing(environ) as session:
             session.execute(delete(DeadProperty).where(DeadProperty.url == norm_url, DeadProperty.name == name))
         self._forget(environ)
 
     def remove_properties(self, norm_url, environ=None):
         """A resource's properties, and for a folder those of everything in it."""
-        with self.portal.sessions.begin() as session:
+        with self._writing(environ) as session:
             session.execute(delete(DeadProperty).where(_at_or_below(norm_url)))
         self._forget(environ)
 
     def copy_properties(self, src_url, dest_url, environ=None):
-        with self.portal.sessions.begin() as session:
+        with self._writing(environ) as session:
             session.execute(delete(DeadProperty).where(DeadProperty.url == dest_url))
             for row in session.scalars(select(DeadProperty).where(DeadProperty.url == src_url)).all():
                 session.add(DeadProperty(url=dest_url, name=row.name, value=row.value))
         self._forget(environ)
 
     def move_properties(self, src_url, dest_url, with_children, environ=None):
-        with self.portal.sessions.begin() as session:
+        with self._writing(environ) as session:
             session.execute(delete(DeadProperty).where(_at_or_below(dest_url) if with_children
                                                        else DeadProperty.url == dest_url))  # fmt: skip
             condition = _at_or_below(src_url) if with_children else DeadProperty.url == src_url
@@ -88,6 +90,15 @@ class PortalPropertyManager:
             session.flush()
             session.add_all(DeadProperty(url=url, name=name, value=value) for url, name, value in moved)
         self._forget(environ)
+
+    @contextmanager
+    def _writing(self, environ: dict | None):
+        """The request's session (committed with its audit event), or one of its own outside requests."""
+        if environ is not None:
+            yield self.portal.request_session(environ)
+            return
+        with self.portal.sessions.begin() as session:
+            yield session
 
     @staticmethod
     def _forget(environ: dict | None) -> None:

@@ -67,9 +67,8 @@ class PortalProvider(DAVProvider):
         parts = split_path(path)
         if len(parts) < 2:
             return
-        with self.portal.sessions.begin() as session:
-            documents.record(session, parts[0], "/".join(parts[1:]), uploaded_by or environ[ACTOR_KEY].login,
-                             is_folder=is_folder, digests=digests)  # fmt: skip
+        documents.record(self.portal.request_session(environ), parts[0], "/".join(parts[1:]),
+                         uploaded_by or environ[ACTOR_KEY].login, is_folder=is_folder, digests=digests)  # fmt: skip
 
     def digests_of(self, path: str, environ: dict) -> documents.Digests | None:
         """A file's digests; a listing asks once per folder, so this is one query per folder."""
@@ -83,20 +82,18 @@ class PortalProvider(DAVProvider):
                 cache[folder] = documents.checksums(session, folder[0], "/".join(folder[1:]))
         return cache[folder].get(parts[-1])
 
-    def forget(self, path: str):
+    def forget(self, environ: dict, path: str):
         parts = split_path(path)
         if len(parts) >= 2:
-            with self.portal.sessions.begin() as session:
-                documents.forget(session, parts[0], "/".join(parts[1:]))
+            documents.forget(self.portal.request_session(environ), parts[0], "/".join(parts[1:]))
 
-    def moved(self, src: str, dest: str):
+    def moved(self, environ: dict, src: str, dest: str):
         src_parts, dest_parts = split_path(src), split_path(dest)
-        with self.portal.sessions.begin() as session:
-            documents.move(
-                session,
-                (src_parts[0], "/".join(src_parts[1:])),
-                (dest_parts[0], "/".join(dest_parts[1:])),
-            )
+        documents.move(
+            self.portal.request_session(environ),
+            (src_parts[0], "/".join(src_parts[1:])),
+            (dest_parts[0], "/".join(dest_parts[1:])),
+        )
 
     def writers(self, folder: tuple[str, ...], names: list[str]) -> dict[str, Role]:
         """Whether staff or a contact wrote each named document in a client's folder (one query)."""
@@ -201,7 +198,7 @@ class _OnDisk:
         sync_folder(dest.parent)
         if dest.parent != self.disk.parent:
             sync_folder(self.disk.parent)
-        self.provider.moved(self.path, dest_path)
+        self.provider.moved(self.environ, self.path, dest_path)
         self._move_dead_properties(dest_path, is_move=True, with_children=True)
         return []
 
@@ -271,7 +268,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
         sync_folder(self.disk.parent)
         self.remove_all_properties(recursive=False)
         self.remove_all_locks(recursive=False)
-        self.provider.forget(self.path)
+        self.provider.forget(self.environ, self.path)
 
     def copy_move_single(self, dest_path, *, is_move):
         dest = self.provider.storage.path_of(split_path(dest_path))
@@ -361,7 +358,7 @@ class PortalFolder(_OnDisk, DAVCollection):
         sync_folder(self.disk.parent)
         self.remove_all_properties(recursive=True)
         self.remove_all_locks(recursive=True)
-        self.provider.forget(self.path)
+        self.provider.forget(self.environ, self.path)
         return []
 
     def copy_move_single(self, dest_path, *, is_move):

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from davportal.db import create_schema, make_engine, session_factory
 from davportal.settings import Settings, settings_of
 from davportal.storage import Storage
@@ -17,6 +19,7 @@ from wsgidav_ext.authentication import Authenticator
 
 _logger = logging.getLogger("davportal")
 _RUNTIME_KEY = "davportal.runtime"
+SESSION_KEY = "davportal.session"
 _lock = threading.Lock()
 
 
@@ -32,6 +35,13 @@ class Portal:
             settings.folders.team_shared, settings.folders.client_shared
         )
         self.authenticator = Authenticator(self.sessions, settings.auth)
+
+    def request_session(self, environ: dict) -> Session:
+        """The request's own session: its changes and its audit event commit together at the end."""
+        session = environ.get(SESSION_KEY)
+        if session is None:
+            session = environ[SESSION_KEY] = self.sessions()
+        return session
 
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage, self.settings.uploads.stale_partial_seconds)
