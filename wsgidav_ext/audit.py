@@ -33,19 +33,24 @@ class AuditTrail(BaseMiddleware):
         self.portal = Portal.of(config)
 
     def __call__(self, environ, start_response):
-        outcome = {}
+        finished = []
 
-        def noting_status(status, headers, exc_info=None):
-            outcome["status"] = int(status.split(" ", 1)[0])
+        def finishing(status, headers, exc_info=None):
+            # Committed before the status goes out: a client that has the answer finds the
+            # change and its event in the database, and no transaction stays open while a
+            # large GET streams.
+            self._finish(environ, int(status.split(" ", 1)[0]))
+            finished.append(True)
             return start_response(status, headers, exc_info)
 
-        app_iter = self.next_app(environ, noting_status)
+        app_iter = self.next_app(environ, finishing)
         try:
             yield from app_iter
         finally:
             if hasattr(app_iter, "close"):
                 app_iter.close()
-            self._finish(environ, outcome.get("status", 500))
+            if not finished:
+                self._finish(environ, 500)
 
     def _finish(self, environ: dict, status: int) -> None:
         session = environ.pop(SESSION_KEY, None)
