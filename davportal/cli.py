@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from datetime import timedelta
 
 import click
 
+from davportal import audit_log, documents, sharing, trash
 from davportal.errors import PortalError
 from davportal.settings import CONFIG_ENV, load_config, settings_of
 from policy import Role
@@ -222,3 +224,100 @@ def _print_accounts(portal, role: Role) -> None:
         if role is Role.CONTACT:
             extra.append(row.email or "-")
         click.echo("\t".join([row.login, *extra, ",".join(flags)]).rstrip())
+
+
+@command(main)
+@click.argument("client_id")
+@click.argument("path")
+@click.argument("text")
+def describe(config, source, client_id, path, text):
+    """Give a document a description the client sees (at most 500 characters; "" removes it)."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        sharing.describe(session, portal.storage, portal.rules, client_id, path, text)
+    click.echo(f"Description of {client_id}/{path.strip('/')} {'set' if text else 'removed'}.")
+
+
+@command(main)
+@click.argument("client_id")
+@click.argument("path")
+@click.option("--off", is_flag=True, help="Stop sharing it.")
+def share(config, source, client_id, path, off):
+    """Share a file from a private folder: the client sees it, read-only, in Team's shared."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = sharing.share(session, portal.storage, portal.rules, client_id, path, not off)
+    state = "no longer shared" if off else "shared with the client"
+    click.echo(f"{client_id}/{path.strip('/')} is {state}{'' if changed else ' (it already was)'}.")
+
+
+@command(main)
+@click.argument("client_id")
+@click.argument("path")
+def seen(config, source, client_id, path):
+    """Which contacts downloaded a document, and when first."""
+    portal = _portal(config, source)
+    below = path.strip("/")
+    folder, _, name = below.rpartition("/")
+    with portal.sessions() as session:
+        downloads = documents.seen_in(session, client_id, folder).get(name, [])
+    if not downloads:
+        click.echo(f"No contact has downloaded {client_id}/{below} yet.")
+    for login, first in downloads:
+        click.echo(f"{login}\t{first.isoformat(timespec='seconds')}")
+
+
+@command(main, "audit")
+@click.option("--client", "client_id", help="Only this client.")
+@click.option("--user", "login", help="Only this login.")
+@click.option("--since", type=click.DateTime(), help="Only from this date (YYYY-MM-DD) on.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def audit(config, source, client_id, login, since, fmt):
+    """Who read or changed what, and when."""
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        rows = audit_log.events(session, client_id=client_id, login=login, since=since)
+    render = {"table": audit_log.as_table, "csv": audit_log.as_csv, "json": audit_log.as_json}[fmt]
+    click.echo(render(rows))
+
+
+@main.group("trash")
+def trash_group():
+    """Deleted documents, kept for the retention period."""
+
+
+@command(trash_group, "list")
+@click.option("--client", "client_id", help="Only this client.")
+def trash_list(config, source, client_id):
+    """List what is in the trash."""
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        items = trash.list_items(session, client_id)
+    for item in items:
+        kind = "folder" if item.is_folder else "file"
+        click.echo(f"{item.id}\t{item.deleted_at.isoformat(timespec='seconds')}\t{item.deleted_by}\t"
+                   f"{kind}\t{item.client_id}/{item.path}")  # fmt: skip
+
+
+@command(trash_group, "restore")
+@click.argument("item_id", type=int)
+def trash_restore(config, source, item_id):
+    """Put a deleted document back (beside the original name if that is taken)."""
+    from wsgidav_ext.paths import ref_url
+
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        restored = trash.restore(session, portal.storage, item_id,
+                                 url_of=lambda c, p, folder: ref_url(c, p, is_folder=folder))  # fmt: skip
+    click.echo(f"Restored to {restored.client_id}/{restored.path}.")
+
+
+@command(trash_group, "purge")
+@click.option("--older-than", "days", type=float, help="Days in the trash (default: the retention period).")
+def trash_purge(config, source, days):
+    """Delete for good what has been in the trash longer than the retention period."""
+    portal = _portal(config, source)
+    days = portal.settings.trash.retention_days if days is None else days
+    with portal.sessions.begin() as session:
+        count = trash.purge(session, portal.storage, older_than=timedelta(days=days))
+    click.echo(f"Purged {count} item(s) deleted more than {days:g} day(s) ago.")

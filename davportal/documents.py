@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from davportal.models import Account, Document, utcnow
+from davportal.models import Account, AuditEvent, Document, utcnow
 
 
 class Digests(NamedTuple):
@@ -15,7 +16,7 @@ class Digests(NamedTuple):
     md5: str
 
 
-def _under(client_id: str, path: str):
+def under(client_id: str, path: str):
     """The document itself and everything below it."""
     return (Document.client_id == client_id) & or_(
         Document.path == path, Document.path.startswith(path + "/", autoescape=True)
@@ -23,27 +24,28 @@ def _under(client_id: str, path: str):
 
 
 def record(
-    session: Session, client_id: str, path: str, login: str, *, is_folder: bool, digests: Digests | None = None
-) -> None:
+    session: Session, client_id: str, path: str, login: str | None, *, is_folder: bool,
+    digests: Digests | None = None, description: str | None = None,
+) -> None:  # fmt: skip
+    """A new document, or a new version (it belongs to whoever wrote it; a description stays)."""
     sha1, md5 = digests or (None, None)
     document = session.get(Document, (client_id, path))
     if document is None:
         session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder,
-                             sha1=sha1, md5=md5))  # fmt: skip
+                             sha1=sha1, md5=md5, description=description))  # fmt: skip
     else:
-        # A new version belongs to whoever wrote it.
         document.uploaded_by, document.uploaded_at = login, utcnow()
         document.is_folder, document.sha1, document.md5 = is_folder, sha1, md5
 
 
 def forget(session: Session, client_id: str, path: str) -> None:
-    session.execute(delete(Document).where(_under(client_id, path)))
+    session.execute(delete(Document).where(under(client_id, path)))
 
 
 def move(session: Session, src: tuple[str, str], dest: tuple[str, str]) -> None:
     (src_client, src_path), (dest_client, dest_path) = src, dest
     forget(session, dest_client, dest_path)
-    documents = session.scalars(select(Document).where(_under(src_client, src_path))).all()
+    documents = session.scalars(select(Document).where(under(src_client, src_path))).all()
     moved = [
         {**_columns(document), "client_id": dest_client, "path": dest_path + document.path[len(src_path):]}
         for document in documents
@@ -61,7 +63,7 @@ def _columns(document: Document) -> dict:
 def sole_uploader(session: Session, client_id: str, path: str) -> str | None:
     """Who uploaded this file, or for a folder the one uploader of all in it (None if several)."""
     uploaders = session.scalars(
-        select(Document.uploaded_by).where(_under(client_id, path)).distinct().limit(2)
+        select(Document.uploaded_by).where(under(client_id, path)).distinct().limit(2)
     ).all()
     return uploaders[0] if len(uploaders) == 1 else None
 
@@ -76,14 +78,70 @@ def writer_roles(session: Session, client_id: str, paths: list[str]) -> dict[str
     return dict(rows.all())
 
 
-def checksums(session: Session, client_id: str, folder: str) -> dict[str, Digests]:
-    """The digests of every file directly in a folder, by name (one query)."""
+class Facts(NamedTuple):
+    """What the portal knows of a document beyond its bytes."""
+
+    uploaded_by: str | None
+    description: str | None
+    shared: bool
+    digests: Digests | None
+
+
+def facts_in(session: Session, client_id: str, folder: str) -> dict[str, Facts]:
+    """The facts of every document directly in a folder, by name (one query)."""
+    prefix = f"{folder}/" if folder else ""
+    rows = session.scalars(
+        select(Document).where(Document.client_id == client_id, Document.path.startswith(prefix, autoescape=True))
+    )
+    return {
+        d.path[len(prefix):]: Facts(d.uploaded_by, d.description, d.shared,
+                                    Digests(d.sha1, d.md5) if d.sha1 else None)  # fmt: skip
+        for d in rows
+        if "/" not in d.path[len(prefix):]
+    }
+
+
+def _document(session: Session, client_id: str, path: str, *, is_folder: bool) -> Document:
+    """The document's record, made for a file that arrived outside the portal (uploader unknown)."""
+    document = session.get(Document, (client_id, path))
+    if document is None:
+        document = Document(client_id=client_id, path=path, uploaded_by=None, is_folder=is_folder)
+        session.add(document)
+    return document
+
+
+def describe(session: Session, client_id: str, path: str, text: str | None, *, is_folder: bool) -> None:
+    _document(session, client_id, path, is_folder=is_folder).description = text or None
+
+
+def share(session: Session, client_id: str, path: str, on: bool) -> bool:
+    """Turn the share toggle; returns whether it changed."""
+    document = _document(session, client_id, path, is_folder=False)
+    changed = bool(document.shared) != on
+    document.shared = on
+    return changed
+
+
+def shared_files(session: Session, client_id: str) -> list[str]:
+    return list(session.scalars(
+        select(Document.path).where(Document.client_id == client_id, Document.shared.is_(True)).order_by(Document.path)
+    ))  # fmt: skip
+
+
+def seen_in(session: Session, client_id: str, folder: str) -> dict[str, list[tuple[str, datetime]]]:
+    """Which contacts downloaded each document directly in a folder, and when first, by name
+    (one query over the audit trail)."""
     prefix = f"{folder}/" if folder else ""
     rows = session.execute(
-        select(Document.path, Document.sha1, Document.md5).where(
-            Document.client_id == client_id,
-            Document.path.startswith(prefix, autoescape=True),
-            Document.sha1.is_not(None),
-        )
+        select(AuditEvent.path, AuditEvent.login, func.min(AuditEvent.at))
+        .where(AuditEvent.client_id == client_id, AuditEvent.path.startswith(prefix, autoescape=True),
+               AuditEvent.action == "GET", AuditEvent.role == "contact", AuditEvent.status.in_((200, 206)))  # fmt: skip
+        .group_by(AuditEvent.path, AuditEvent.login)
+        .order_by(func.min(AuditEvent.at))
     )
-    return {path[len(prefix):]: Digests(sha1, md5) for path, sha1, md5 in rows if "/" not in path[len(prefix):]}
+    seen: dict[str, list[tuple[str, datetime]]] = {}
+    for path, login, first in rows:
+        name = path[len(prefix):]
+        if "/" not in name:
+            seen.setdefault(name, []).append((login, first))
+    return seen

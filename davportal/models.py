@@ -52,7 +52,7 @@ class Document(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)  # below the client root, NFC
     is_folder: Mapped[bool] = mapped_column(Boolean, default=False)
-    uploaded_by: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[str | None] = mapped_column(String(128))  # None: put there outside the portal
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Of the content, taken while it arrived: clients verify downloads against them.
     sha1: Mapped[str | None] = mapped_column(String(40))

@@ -8,7 +8,8 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.server import get_ssl_adapter_class
 
-from davportal.app import make_app
+from davportal.app import make_app, portal_of
+from davportal.janitor import Janitor
 
 _logger = logging.getLogger("davportal")
 
@@ -35,6 +36,8 @@ def base_url(config: dict[str, Any], server: wsgi.Server | None = None) -> str:
 def serve(config: dict[str, Any], on_ready=None) -> None:
     server = build_server(config)
     server.prepare()  # binds now, so the URL printed is the one that answers
+    janitor = Janitor(portal_of(server.wsgi_app))
+    janitor.start()
     if on_ready:
         on_ready(base_url(config, server))
     try:
@@ -42,4 +45,5 @@ def serve(config: dict[str, Any], on_ready=None) -> None:
     except KeyboardInterrupt:
         _logger.info("Stopping.")
     finally:
+        janitor.stop()
         server.stop()

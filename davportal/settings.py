@@ -70,6 +70,11 @@ class Limits(Section):
     lock_timeout_seconds: int = Field(3600, gt=0, description="Longest lock a client may take")
 
 
+class Trash(Section):
+    retention_days: float = Field(30, ge=0, description="How long deleted documents can be restored")
+    purge_every_seconds: float = Field(3600, gt=0, description="How often `davportal serve` purges the trash")
+
+
 class Settings(Section):
     firm_name: str = Field("Our firm", description="Shown to clients in pages and emails")
     database_url: str = Field(
@@ -84,6 +89,7 @@ class Settings(Section):
     uploads: Uploads = Uploads()
     auth: Auth = Auth()
     limits: Limits = Limits()
+    trash: Trash = Trash()
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:

@@ -43,6 +43,7 @@ class Rule:
     readers: frozenset[str] = frozenset()  # participant types that may list and read
     creators: frozenset[str] = frozenset()  # ... that may upload, and change their own uploads
     staff_writes: bool = True
+    shareable: bool = True  # staff may share a file from here into Team's shared (if private)
 
     def lets_read(self, participant_type: str) -> bool:
         return EVERY_TYPE in self.readers or participant_type in self.readers

@@ -110,3 +110,35 @@ def test_a_missing_config_file_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["init", "--config", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
     assert "cannot read the config file" in result.stderr
+
+
+def test_describe_share_seen_audit_and_trash_commands(cli):
+    import json
+
+    cli("client", "add", "acme", "--name", "Acme Ltd")
+    letter = cli.storage / "acme" / "Matter" / "Letter.pdf"
+    letter.parent.mkdir()
+    letter.write_bytes(b"%PDF")
+    (cli.storage / "acme" / "Team's shared" / "Public.pdf").write_bytes(b"%PDF")
+
+    assert cli("describe", "acme", "Matter/Letter.pdf", "Signed copy").exit_code == 0
+    assert "shared with the client." in cli("share", "acme", "Matter/Letter.pdf").stdout
+    assert "(it already was)" in cli("share", "acme", "Matter/Letter.pdf").stdout
+    assert "no longer shared" in cli("share", "acme", "Matter/Letter.pdf", "--off").stdout
+    refused = cli("share", "acme", "Team's shared/Public.pdf")
+    assert refused.exit_code == 1 and "already visible" in refused.stderr
+    assert "at most 500" in cli("describe", "acme", "Matter/Letter.pdf", "x" * 501).stderr
+    assert "There is no 'Matter/Nope.pdf'" in cli("share", "acme", "Matter/Nope.pdf").stderr
+
+    assert "No contact has downloaded" in cli("seen", "acme", "Matter/Letter.pdf").stdout
+    rows = json.loads(cli("audit", "--client", "acme", "--format", "json").stdout)
+    assert [r["action"] for r in rows] == ["DESCRIBE", "SHARE", "UNSHARE"]
+    assert all(r["login"].startswith("cli:") and r["path"] == "Matter/Letter.pdf" for r in rows)
+    csv_lines = cli("audit", "--format", "csv", "--since", "2000-01-01").stdout.strip().splitlines()
+    assert csv_lines[0].startswith("at,login,role,action") and len(csv_lines) == 4
+    assert "DESCRIBE" in cli("audit").stdout
+    assert cli("audit", "--user", "nobody").stdout.count("\n") == 1  # the header only
+
+    assert cli("trash", "list").stdout == ""
+    assert "Purged 0 item(s)" in cli("trash", "purge").stdout
+    assert "no item 42" in cli("trash", "restore", "42").stderr

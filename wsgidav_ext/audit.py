@@ -13,7 +13,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.models import AuditEvent
 from wsgidav_ext.domain_controller import ACTOR_KEY, ATTEMPTED_LOGIN_KEY
-from wsgidav_ext.provider import split_path
+from wsgidav_ext.paths import split_path
 from wsgidav_ext.runtime import SESSION_KEY, Portal
 
 _logger = logging.getLogger("davportal.audit")

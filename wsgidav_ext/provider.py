@@ -10,27 +10,24 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from lxml import etree
 from wsgidav import util
-from wsgidav.dav_error import HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
-from davportal import documents
+from davportal import documents, trash
 from policy import Action, Role, Target, decide
 from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.atomic import AtomicUpload, copy_atomically, sync_folder
 from wsgidav_ext.domain_controller import ACTOR_KEY
+from wsgidav_ext.paths import split_path
+from wsgidav_ext.portal_properties import is_portal_property, portal_property_value, set_portal_property
 from wsgidav_ext.runtime import Portal
+from wsgidav_ext.shared_view import shared_view
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
-OC_CHECKSUMS = "{http://owncloud.org/ns}checksums"
-
-
-def split_path(path: str) -> tuple[str, ...]:
-    return tuple(normalize(p) for p in path.split("/") if p)
 
 
 class PortalProvider(DAVProvider):
@@ -55,12 +52,27 @@ class PortalProvider(DAVProvider):
         try:
             st = os.lstat(disk)
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return self._shared_file(parts, environ)
         if not parts:
             return PortalFolder("/", environ, disk, st)
         if not self.storage.is_plain(disk):
             return None  # a symlink anywhere on the way: never followed
         return _resource(util.join_uri("/", *parts), environ, disk, st)
+
+    def _shared_file(self, parts: tuple[str, ...], environ: dict) -> PortalFile | None:
+        """For a contact, a file shared from a private folder, as it appears in Team's shared."""
+        actor = environ.get(ACTOR_KEY)
+        if actor is None or not actor.is_contact or len(parts) != 3 or not self.is_team_root(parts[:2]):
+            return None
+        real_path = shared_view(self, environ, parts[0]).get(parts[2])
+        real = self.get_resource_inst(real_path, environ) if real_path else None
+        if real is None or real.is_collection:
+            return None
+        return SharedFile(util.join_uri("/", *parts), environ, real.disk, real.st, real_path)
+
+    def is_team_root(self, parts: tuple[str, ...]) -> bool:
+        rules = self.portal.rules
+        return len(parts) == 2 and rules.is_rule_folder(parts[1:]) and rules.rule_at(parts[1:]).area == "team-shared"
 
     def record(self, environ: dict, path: str, *, is_folder: bool, uploaded_by: str | None = None,
                digests: documents.Digests | None = None):  # fmt: skip
@@ -70,17 +82,27 @@ class PortalProvider(DAVProvider):
         documents.record(self.portal.request_session(environ), parts[0], "/".join(parts[1:]),
                          uploaded_by or environ[ACTOR_KEY].login, is_folder=is_folder, digests=digests)  # fmt: skip
 
-    def digests_of(self, path: str, environ: dict) -> documents.Digests | None:
-        """A file's digests; a listing asks once per folder, so this is one query per folder."""
+    def facts_of(self, path: str, environ: dict) -> documents.Facts | None:
+        """What the portal knows of a document; a listing asks once per folder (one query each)."""
         parts = split_path(path)
         if len(parts) < 2:
             return None
         folder = parts[:-1]
-        cache = environ.setdefault("davportal.checksums", {})
+        cache = environ.setdefault("davportal.facts", {})
         if folder not in cache:
             with self.portal.sessions() as session:
-                cache[folder] = documents.checksums(session, folder[0], "/".join(folder[1:]))
+                cache[folder] = documents.facts_in(session, folder[0], "/".join(folder[1:]))
         return cache[folder].get(parts[-1])
+
+    def seen_by(self, path: str, environ: dict) -> list[tuple[str, datetime]]:
+        """Contacts who downloaded a document, and when first; one query per folder listed."""
+        parts = split_path(path)
+        folder = parts[:-1]
+        cache = environ.setdefault("davportal.seen", {})
+        if folder not in cache:
+            with self.portal.sessions() as session:
+                cache[folder] = documents.seen_in(session, folder[0], "/".join(folder[1:]))
+        return cache[folder].get(parts[-1], [])
 
     def forget(self, environ: dict, path: str):
         parts = split_path(path)
@@ -119,6 +141,15 @@ class PortalProvider(DAVProvider):
         except (FileNotFoundError, NotADirectoryError):
             pass
         return None
+
+    def trash(self, resource: _OnDisk) -> None:
+        """Out of every listing at once; bytes and records kept for the retention period."""
+        parts = split_path(resource.path)
+        environ = resource.environ
+        trash.put_in_trash(self.portal.request_session(environ), self.storage, client_id=parts[0],
+                           path="/".join(parts[1:]), is_folder=resource.is_collection,
+                           deleted_by=environ[ACTOR_KEY].login, property_url=resource.get_ref_url())  # fmt: skip
+        sync_folder(resource.disk.parent)
 
     def uploader_of(self, path: str) -> str | None:
         parts = split_path(path)
@@ -171,6 +202,21 @@ class _OnDisk:
 
     def get_last_modified(self):
         return self.st.st_mtime if self.st else None
+
+    @property
+    def record_path(self) -> str:
+        """The path the portal's records know this document by."""
+        return self.path
+
+    def get_property_value(self, name):
+        if is_portal_property(name):
+            return portal_property_value(self, name)
+        return super().get_property_value(name)
+
+    def set_property_value(self, name, value, *, dry_run=False):
+        if is_portal_property(name):
+            return set_portal_property(self, name, value, dry_run=dry_run)
+        return super().set_property_value(name, value, dry_run=dry_run)
 
     def set_last_modified(self, dest_path, time_stamp, *, dry_run):
         secs = time_stamp if isinstance(time_stamp, int) else util.parse_time_string(time_stamp)
@@ -229,19 +275,6 @@ class PortalFile(_OnDisk, DAVNonCollection):
     def get_content(self):
         return open(self.disk, "rb", buffering=0)
 
-    def get_property_value(self, name):
-        # ownCloud's checksum property: rclone and Nextcloud clients verify content with it.
-        # Asked for by name only (not in allprop), from the SHA-1 taken when the file arrived.
-        if name == OC_CHECKSUMS:
-            digests = self.provider.digests_of(self.path, self.environ)
-            if digests is None:
-                raise DAVError(HTTP_NOT_FOUND)
-            element = etree.Element(OC_CHECKSUMS)
-            text = f"SHA1:{digests.sha1} MD5:{digests.md5}"
-            etree.SubElement(element, "{http://owncloud.org/ns}checksum").text = text
-            return element
-        return super().get_property_value(name)
-
     def begin_write(self, *, content_type=None):
         declared = self.environ.get("CONTENT_LENGTH")
         self._upload = AtomicUpload(
@@ -264,11 +297,15 @@ class PortalFile(_OnDisk, DAVNonCollection):
         self.provider.record(self.environ, self.path, is_folder=False, digests=upload.digests)
 
     def delete(self):
-        os.unlink(self.disk)
-        sync_folder(self.disk.parent)
-        self.remove_all_properties(recursive=False)
+        if is_desktop_file(self.name):
+            # Finder's and Office's own files go for good: nobody restores a ~$ owner file.
+            os.unlink(self.disk)
+            sync_folder(self.disk.parent)
+            self.remove_all_properties(recursive=False)
+            self.provider.forget(self.environ, self.path)
+        else:
+            self.provider.trash(self)
         self.remove_all_locks(recursive=False)
-        self.provider.forget(self.environ, self.path)
 
     def copy_move_single(self, dest_path, *, is_move):
         dest = self.provider.storage.path_of(split_path(dest_path))
@@ -322,6 +359,13 @@ class PortalFolder(_OnDisk, DAVCollection):
                               self.disk / entry.name, entry.stat(follow_symlinks=False))  # fmt: skip
             if child is not None:
                 members.append(child)
+        parts = split_path(self.path)
+        actor = self.environ.get(ACTOR_KEY)
+        if actor is not None and actor.is_contact and self.provider.is_team_root(parts):
+            for name in shared_view(self.provider, self.environ, parts[0]):
+                shared = self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
+                if shared is not None:
+                    members.append(shared)
         if self.provider.prop_manager:
             # Every entry's dead properties in one query, for the PROPFIND that follows.
             urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
@@ -354,11 +398,8 @@ class PortalFolder(_OnDisk, DAVCollection):
         return True
 
     def delete(self):
-        shutil.rmtree(self.disk)  # rmtree removes symlinks, never what they point to
-        sync_folder(self.disk.parent)
-        self.remove_all_properties(recursive=True)
+        self.provider.trash(self)
         self.remove_all_locks(recursive=True)
-        self.provider.forget(self.environ, self.path)
         return []
 
     def copy_move_single(self, dest_path, *, is_move):
@@ -369,3 +410,15 @@ class PortalFolder(_OnDisk, DAVCollection):
         uploader = self.provider.uploader_of(self.path) if is_move else None
         self.provider.record(self.environ, dest_path, is_folder=True, uploaded_by=uploader)
         self._move_dead_properties(dest_path, is_move=is_move, with_children=False)
+
+
+class SharedFile(PortalFile):
+    """A private file shared with the client: read-only, at its place in Team's shared."""
+
+    def __init__(self, path: str, environ: dict, disk: Path, st: os.stat_result, real_path: str):
+        super().__init__(path, environ, disk, st)
+        self.real_path = real_path
+
+    @property
+    def record_path(self) -> str:
+        return self.real_path

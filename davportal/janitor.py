@@ -1,0 +1,33 @@
+"""Housekeeping that runs inside `davportal serve`: the trash is purged on a schedule."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from davportal import trash
+
+_logger = logging.getLogger("davportal.janitor")
+
+
+class Janitor(threading.Thread):
+    def __init__(self, portal):
+        super().__init__(name="davportal-janitor", daemon=True)
+        self.portal = portal
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        settings = self.portal.settings.trash
+        while not self._stopped.wait(settings.purge_every_seconds):
+            try:
+                with self.portal.sessions.begin() as session:
+                    purged = trash.purge(session, self.portal.storage,
+                                         older_than=timedelta(days=settings.retention_days))  # fmt: skip
+                if purged:
+                    _logger.info("Purged %d item(s) from the trash.", purged)
+            except Exception:
+                _logger.exception("Purging the trash failed; it will be tried again.")
+
+    def stop(self) -> None:
+        self._stopped.set()

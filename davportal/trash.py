@@ -1,0 +1,113 @@
+"""Deleted documents kept for the retention period: put in the trash, listed, restored, purged."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davportal.documents import under
+from davportal.errors import NotFound
+from davportal.models import DeadProperty, Document, TrashItem, utcnow
+from davportal.storage import Storage
+from policy.names import RESERVED_PREFIX
+
+TRASH_FOLDER = RESERVED_PREFIX + "trash"  # in the storage root: reserved, never listed
+
+
+@dataclass(frozen=True)
+class Restored:
+    client_id: str
+    path: str
+
+
+def put_in_trash(session: Session, storage: Storage, *, client_id: str, path: str, is_folder: bool,
+                 deleted_by: str, property_url: str) -> TrashItem:  # fmt: skip
+    """Move a document (and everything in it) out of every listing, keeping bytes and records."""
+    stored_as = uuid.uuid4().hex
+    holder = storage.root / TRASH_FOLDER / stored_as
+    holder.mkdir(parents=True)
+    source = storage.path_of((client_id, *path.split("/")))
+    os.rename(source, holder / source.name)  # same filesystem: nothing is copied
+    documents = session.scalars(select(Document).where(under(client_id, path))).all()
+    properties = session.scalars(select(DeadProperty).where(_properties_under(property_url))).all()
+    records = {
+        "documents": [_row(d, relative_to=path) for d in documents],
+        "properties": [{"url": p.url[len(property_url):], "name": p.name, "value": p.value} for p in properties],
+    }
+    for row in (*documents, *properties):
+        session.delete(row)
+    item = TrashItem(client_id=client_id, path=path, is_folder=is_folder, deleted_by=deleted_by,
+                     stored_as=stored_as, records=records)  # fmt: skip
+    session.add(item)
+    return item
+
+
+def restore(session: Session, storage: Storage, item_id: int, *, url_of) -> Restored:
+    """Put it back where it was, or beside it with a suffix when that place is taken."""
+    item = session.get(TrashItem, item_id)
+    if item is None:
+        raise NotFound(f"There is no item {item_id} in the trash.")
+    parts = item.path.split("/")
+    holder = storage.root / TRASH_FOLDER / item.stored_as
+    target = storage.path_of((item.client_id, *parts))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    name = parts[-1]
+    for n in range(1, 1000):
+        if not os.path.lexists(target):
+            break
+        name = _restored_name(parts[-1], n)
+        target = target.with_name(name)
+    path = "/".join([*parts[:-1], name])
+    os.rename(holder / parts[-1], target)
+    shutil.rmtree(holder, ignore_errors=True)
+    for row in item.records["documents"]:
+        session.add(Document(**{**row, "client_id": item.client_id, "path": path + row["path"],
+                                "uploaded_at": datetime.fromisoformat(row["uploaded_at"])}))  # fmt: skip
+    base_url = url_of(item.client_id, path, item.is_folder)
+    for row in item.records["properties"]:
+        session.merge(DeadProperty(url=base_url + row["url"], name=row["name"], value=row["value"]))
+    session.delete(item)
+    return Restored(item.client_id, path)
+
+
+def purge(session: Session, storage: Storage, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete for good what has been in the trash longer than `older_than`."""
+    cutoff = (now or utcnow()) - older_than
+    items = session.scalars(select(TrashItem).where(TrashItem.deleted_at <= cutoff)).all()
+    for item in items:
+        shutil.rmtree(storage.root / TRASH_FOLDER / item.stored_as, ignore_errors=True)
+        session.delete(item)
+    return len(items)
+
+
+def list_items(session: Session, client_id: str | None = None) -> list[TrashItem]:
+    query = select(TrashItem).order_by(TrashItem.deleted_at.desc())
+    if client_id:
+        query = query.where(TrashItem.client_id == client_id)
+    return list(session.scalars(query))
+
+
+def _restored_name(name: str, n: int) -> str:
+    stem, dot, ext = name.rpartition(".")
+    suffix = " (restored)" if n == 1 else f" (restored {n})"
+    return f"{stem}{suffix}.{ext}" if dot and stem else f"{name}{suffix}"
+
+
+def _row(document: Document, *, relative_to: str) -> dict:
+    row = {column.key: getattr(document, column.key) for column in Document.__table__.columns}
+    row["path"] = document.path[len(relative_to):]
+    row["uploaded_at"] = row["uploaded_at"].isoformat()
+    del row["client_id"]
+    return row
+
+
+def _properties_under(url: str):
+    if url.endswith("/"):
+        return DeadProperty.url.startswith(url, autoescape=True)
+    return DeadProperty.url == url
