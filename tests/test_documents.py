@@ -86,6 +86,8 @@ def test_share_toggle(firm, matter):
     assert "Engagement letter.pdf" in alice.names(f"/acme/{TEAM}/")
     assert alice.request("GET", shared_url).content == b"%PDF engagement"
     assert alice.request("GET", private).status_code == 404  # the private folder stays private
+    receipts = _props(sam, private, f"{{{NS}}}seen-by")["Engagement letter.pdf"][f"{{{NS}}}seen-by"]
+    assert "alice" in receipts  # the download is the private document's
     assert "Engagement letter.pdf" not in sam.names(f"/acme/{TEAM}/")  # staff's view is unchanged
     assert bob.request("GET", f"/beta/{TEAM}/Engagement letter.pdf").status_code == 404
     # read-only for the client

@@ -13,7 +13,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from davportal.errors import BadGateway, BadRequest, Conflict, refusal
 from policy import Action, Decision, Target, decide, decide_tree
 from policy.names import check_file_type, check_new_name, check_size, is_desktop_file
-from wsgidav_ext.audit import TARGET_KEY
+from wsgidav_ext.audit_keys import TARGET_KEY
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.paths import split_path
 from wsgidav_ext.provider import PortalProvider

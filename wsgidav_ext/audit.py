@@ -12,14 +12,13 @@ from urllib.parse import unquote
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.models import AuditEvent
+from wsgidav_ext.audit_keys import AUDIT_PATH_KEY, EVENTS_KEY, TARGET_KEY
 from wsgidav_ext.domain_controller import ACTOR_KEY, ATTEMPTED_LOGIN_KEY
 from wsgidav_ext.paths import split_path
 from wsgidav_ext.runtime import SESSION_KEY, Portal
 
 _logger = logging.getLogger("davportal.audit")
 AUDITED = frozenset({"GET", "PUT", "DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH"})
-EVENTS_KEY = "davportal.audit_events"  # extra events a request adds (a share change, say)
-TARGET_KEY = "davportal.target"  # the gate's view of the request target
 
 
 def add_event(environ: dict, action: str, path: str, detail: str) -> None:
@@ -86,8 +85,9 @@ class AuditTrail(BaseMiddleware):
         reads_content = method != "GET" or (target is not None and target.exists and not target.is_collection)
         if method in AUDITED and reads_content:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
-            events.append(AuditEvent(action=method, destination=_joined(destination), **_where(environ["PATH_INFO"]),
-                                     **who, **common))  # fmt: skip
+            path = environ.get(AUDIT_PATH_KEY, environ["PATH_INFO"])
+            events.append(AuditEvent(action=method, destination=_joined(destination), **_where(path), **who,
+                                     **common))  # fmt: skip
         for action, path, detail in environ.pop(EVENTS_KEY, []):
             events.append(AuditEvent(action=action, detail=detail, **_where(path), **who, **common))
         return events

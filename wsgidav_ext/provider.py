@@ -21,6 +21,7 @@ from davportal import documents, trash
 from policy import Action, Role, Target, decide
 from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.atomic import AtomicUpload, copy_atomically, sync_folder
+from wsgidav_ext.audit_keys import AUDIT_PATH_KEY
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.paths import split_path
 from wsgidav_ext.portal_properties import is_portal_property, portal_property_value, set_portal_property
@@ -422,3 +423,8 @@ class SharedFile(PortalFile):
     @property
     def record_path(self) -> str:
         return self.real_path
+
+    def get_content(self):
+        # The download is the private document's: its read receipts and audit say so.
+        self.environ[AUDIT_PATH_KEY] = self.real_path
+        return super().get_content()
