@@ -15,9 +15,12 @@ import click
 
 from davportal import audit_log, documents, sharing, trash
 from davportal.errors import PortalError
+from davportal.models import Account
+from davportal.progress import progress
 from davportal.settings import CONFIG_ENV, load_config, settings_of
 from policy import Role
-from provisioning import accounts, clients
+from policy.model import DEFAULT_PARTICIPANT_TYPE
+from provisioning import accounts, clients, importer, templates
 
 _config_option = click.option(
     "--config",
@@ -139,15 +142,30 @@ def client():
 @command(client, "add")
 @click.argument("client_id")
 @click.option("--name", required=True, help="The client's display name.")
-def client_add(config, source, client_id, name):
-    """Add a client and create its default folders."""
+@click.option("--matter-type", "type_id", help="Give the client this matter type's folders too.")
+def client_add(config, source, client_id, name, type_id):
+    """Add a client and create its folders."""
     portal = _portal(config, source)
-    folders = portal.settings.folders
+    matter_type = portal.matter_types.require(type_id) if type_id else None
     with portal.sessions.begin() as session:
-        _, created = clients.add_client(session, portal.storage, client_id, name=name,
-                                        folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+        _, created = clients.add_client(session, portal.storage, client_id, name=name, folders=_area_folders(portal),
+                                        matter_type=matter_type)  # fmt: skip
     made = f" with folders: {', '.join(created)}" if created else " (folders already there)"
     click.echo(f"Client {client_id} ({name}) ready{made}.")
+
+
+@command(client, "set-type")
+@click.argument("client_id")
+@click.argument("type_id", metavar="MATTER_TYPE")
+def client_set_type(config, source, client_id, type_id):
+    """Change a client's matter type: its missing folders are added, nothing is deleted."""
+    portal = _portal(config, source)
+    matter_type = portal.matter_types.require(type_id)
+    with portal.sessions.begin() as session:
+        report = clients.set_type(session, portal.storage, client_id, matter_type)
+    click.echo(report.summary())
+    if report.conflicts:
+        sys.exit(1)
 
 
 @command(client, "list")
@@ -157,7 +175,87 @@ def client_list(config, source):
     with portal.sessions() as session:
         rows = clients.list_clients(session)
     for row in rows:
-        click.echo(f"{row.id}\t{row.name}\t{row.contacts} contact(s)")
+        click.echo(f"{row.id}\t{row.name}\t{row.matter_type or '-'}\t{row.contacts} contact(s)")
+
+
+@command(client, "import")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows even if some are bad.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; change nothing.")
+def client_import(config, source, csv_file, skip_invalid, dry_run):
+    """Add clients (and their first contact) from a CSV file.
+
+    Columns: id, name, matter_type, contact_login, contact_email (a header row names them;
+    only id and name are required). Imported contacts have no password until `davportal passwd`.
+    """
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        rows, bad = importer.read(csv_file, session, portal.matter_types)
+    for problem in bad:
+        click.echo(f"{csv_file}, line {problem.line}: {problem.reason}", err=True)
+    if bad and not skip_invalid:
+        click.echo(f"davportal: {len(bad)} bad row(s): nothing imported (fix them, or --skip-invalid).", err=True)
+        sys.exit(1)
+    if dry_run:
+        click.echo(f"{len(rows)} row(s) would be imported{f', {len(bad)} skipped' if bad else ''}.")
+        return
+    with progress(len(rows), "Importing clients") as reporter:
+        outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
+                                       _area_folders(portal), on_row=lambda row: reporter.step())  # fmt: skip
+    click.echo(f"{outcome.clients_created} client(s) created, {outcome.clients_unchanged} already there, "
+               f"{outcome.contacts_created} contact(s) created, {outcome.folders_created} folder(s) created"
+               f"{f', {len(bad)} bad row(s) skipped' if bad else ''}.")  # fmt: skip
+
+
+@main.group("matter-type")
+def matter_type_group():
+    """Matter types: the folder templates clients are given."""
+
+
+@command(matter_type_group, "list")
+def matter_type_list(config, source):
+    """List the matter types and their folders."""
+    portal = _portal(config, source)
+    if not portal.matter_types:
+        click.echo("No matter types: set davportal.matter_types_file in the config.")
+    for matter_type in portal.matter_types.values():
+        count = templates.count_clients(portal.sessions, matter_type)
+        click.echo(f"{matter_type.id}\t{matter_type.name}\t{count} client(s)")
+        for folder in matter_type.folders:
+            click.echo(f"  {folder}")
+
+
+@command(matter_type_group, "push")
+@click.argument("type_id", metavar="MATTER_TYPE")
+@click.option("--dry-run", is_flag=True, help="Report what would be created; change nothing.")
+def matter_type_push(config, source, type_id, dry_run):
+    """Give every client of a matter type the template's folders it lacks.
+
+    Never deletes, renames or overwrites anything; exits 1 when some folder was left alone
+    (a conflict). Safe to interrupt and run again.
+    """
+    portal = _portal(config, source)
+    matter_type = portal.matter_types.require(type_id)
+    total = templates.count_clients(portal.sessions, matter_type)
+    with progress(total, f"Pushing {type_id}") as reporter:
+        def on_client(report):
+            reporter.say(("(dry run) " if dry_run else "") + report.summary())
+            reporter.step()
+
+        reports = templates.push(portal.sessions, portal.storage, matter_type, dry_run=dry_run, on_client=on_client)
+    created = sum(len(r.created) for r in reports)
+    conflicts = sum(len(r.conflicts) for r in reports)
+    verb = "would be created" if dry_run else "created"
+    if created == 0 and conflicts == 0:
+        click.echo(f"Nothing to create: all {len(reports)} client(s) of {type_id} have every folder.")
+    else:
+        click.echo(f"{len(reports)} client(s): {created} folder(s) {verb}, {conflicts} conflict(s).")
+    if conflicts:
+        sys.exit(1)
+
+
+def _area_folders(portal) -> tuple[str, str]:
+    return (portal.settings.folders.team_shared, portal.settings.folders.client_shared)
 
 
 @main.group()
@@ -169,17 +267,18 @@ def contact():
 @click.argument("login")
 @click.option("--client", "client_id", required=True, help="The client this contact belongs to.")
 @click.option("--email", help="Where the contact is notified.")
+@click.option("--participant", default=DEFAULT_PARTICIPANT_TYPE, show_default=True,
+              help="The contact's participant type for this client (e.g. accountant).")
 @_password_stdin
-def contact_add(config, source, login, client_id, email, password_stdin):
+def contact_add(config, source, login, client_id, email, participant, password_stdin):
     """Add a contact to a client (again with another client: the contact then has both)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        from davportal.models import Account
-
         exists = session.get(Account, login) is not None
         password = None if exists else _password(password_stdin)
-        accounts.add_contact(session, login, client_id=client_id, password=password, email=email)
-    click.echo(f"Contact {login} belongs to {client_id}.")
+        accounts.add_contact(session, login, client_id=client_id, password=password, email=email,
+                             participant_type=participant)  # fmt: skip
+    click.echo(f"Contact {login} belongs to {client_id} as {participant}.")
 
 
 @command(contact, "list")
@@ -234,7 +333,7 @@ def describe(config, source, client_id, path, text):
     """Give a document a description the client sees (at most 500 characters; "" removes it)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        sharing.describe(session, portal.storage, portal.rules, client_id, path, text)
+        sharing.describe(session, portal.storage, portal.rules_for(client_id), client_id, path, text)
     click.echo(f"Description of {client_id}/{path.strip('/')} {'set' if text else 'removed'}.")
 
 
@@ -246,7 +345,7 @@ def share(config, source, client_id, path, off):
     """Share a file from a private folder: the client sees it, read-only, in Team's shared."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        changed = sharing.share(session, portal.storage, portal.rules, client_id, path, not off)
+        changed = sharing.share(session, portal.storage, portal.rules_for(client_id), client_id, path, not off)
     state = "no longer shared" if off else "shared with the client"
     click.echo(f"{client_id}/{path.strip('/')} is {state}{'' if changed else ' (it already was)'}.")
 

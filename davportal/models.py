@@ -33,6 +33,16 @@ class Client(Base):
     __tablename__ = "client"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the URL segment: never renamed
     name: Mapped[str] = mapped_column(String(200))  # what people read: may change
+    matter_type: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProvisionedFolder(Base):
+    """A folder a matter type created: if it goes missing, staff renamed or removed it."""
+
+    __tablename__ = "provisioned_folder"
+    client_id: Mapped[str] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

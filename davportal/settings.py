@@ -82,6 +82,7 @@ class Settings(Section):
         description=f"SQLAlchemy URL; {DATABASE_URL_ENV} overrides it (keeps passwords out of files)",
     )
     storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
+    matter_types_file: Path | None = Field(None, description="YAML file of matter types (folder templates)")
     trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
         (), description="Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed"
     )

@@ -36,6 +36,7 @@ CONTACT_READ_ONLY = (
     "not change them."
 )
 NOT_YOUR_UPLOAD = "You can only change or delete documents you uploaded yourself."
+NO_DELETING_HERE = "Documents in '{folder}' are kept: you can add to them, not delete or move them."
 
 
 def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Decision:
@@ -73,12 +74,14 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
             return ALLOWED
         if is_rule_folder and action is Action.REMOVE:
             return refused(AREA_FOLDER_FIXED.format(folder=below[-1]))
-        if not rule.lets_create(participant_type):
+        if not rule.lets_upload(participant_type):
             return refused(CONTACT_READ_ONLY.format(folder=folder))
         if action is Action.CREATE:
             return ALLOWED
         if is_rule_folder and action is Action.CHANGE:
             return refused(NOT_YOUR_UPLOAD)
+        if action is Action.REMOVE and not rule.lets_delete_own(participant_type):
+            return refused(NO_DELETING_HERE.format(folder=folder))
         return ALLOWED if target.uploaded_by == actor.login else refused(NOT_YOUR_UPLOAD)
 
     # Staff

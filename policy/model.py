@@ -41,15 +41,23 @@ class Rule:
 
     area: str  # "private", "team-shared", "client-shared" or a matter-type rule's name
     readers: frozenset[str] = frozenset()  # participant types that may list and read
-    creators: frozenset[str] = frozenset()  # ... that may upload, and change their own uploads
+    uploaders: frozenset[str] = frozenset()  # ... that may upload, and change their own uploads
+    deleters: frozenset[str] = frozenset()  # ... that may delete (or move away) their own uploads
     staff_writes: bool = True
     shareable: bool = True  # staff may share a file from here into Team's shared (if private)
 
     def lets_read(self, participant_type: str) -> bool:
-        return EVERY_TYPE in self.readers or participant_type in self.readers
+        return _includes(self.readers, participant_type)
 
-    def lets_create(self, participant_type: str) -> bool:
-        return EVERY_TYPE in self.creators or participant_type in self.creators
+    def lets_upload(self, participant_type: str) -> bool:
+        return _includes(self.uploaders, participant_type)
+
+    def lets_delete_own(self, participant_type: str) -> bool:
+        return _includes(self.deleters, participant_type)
+
+
+def _includes(types: frozenset[str], participant_type: str) -> bool:
+    return EVERY_TYPE in types or participant_type in types
 
 
 PRIVATE = Rule("private")
@@ -57,7 +65,8 @@ TEAM_SHARED = Rule("team-shared", readers=frozenset({EVERY_TYPE}))
 CLIENT_SHARED = Rule(
     "client-shared",
     readers=frozenset({EVERY_TYPE}),
-    creators=frozenset({EVERY_TYPE}),
+    uploaders=frozenset({EVERY_TYPE}),
+    deleters=frozenset({EVERY_TYPE}),
     staff_writes=False,
 )
 

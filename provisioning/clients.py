@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from davportal.errors import BadRequest, Conflict
+from davportal.errors import BadRequest, Conflict, NotFound
 from davportal.models import Client, Membership
 from davportal.storage import Storage
 from policy.names import RESERVED_PREFIX
+from provisioning import templates
+from provisioning.matter_types import MatterType
 
 # The client id is the first URL segment: short, lower case, safe in every client's path syntax.
 CLIENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -21,31 +23,54 @@ CLIENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 class ClientView:
     id: str
     name: str
+    matter_type: str | None
     contacts: int
 
 
 def add_client(
-    session: Session, storage: Storage, client_id: str, *, name: str, folders: tuple[str, ...]
-) -> tuple[Client, list[str]]:
-    """Create the client and its default folders; returns the folders that were created.
+    session: Session, storage: Storage, client_id: str, *, name: str, folders: tuple[str, ...],
+    matter_type: MatterType | None = None,
+) -> tuple[Client, list[str]]:  # fmt: skip
+    """Create the client, its two area folders and its matter type's; returns the folders created.
 
-    Adding a client that exists with the same name only creates its missing folders, so that
-    the command can be re-run after an interruption.
+    Adding a client that exists with the same name and type only creates its missing folders, so
+    that the command can be re-run after an interruption.
     """
+    check_client_id(client_id)
+    if not name.strip():
+        raise BadRequest("The client's display name must not be empty.")
+    type_id = matter_type.id if matter_type else None
+    client = session.get(Client, client_id)
+    if client is None:
+        client = Client(id=client_id, name=name.strip(), matter_type=type_id)
+        session.add(client)
+        session.flush()
+    elif client.name != name.strip():
+        raise Conflict(f"The client '{client_id}' already exists, named '{client.name}'.")
+    elif client.matter_type != type_id:
+        raise Conflict(f"The client '{client_id}' already exists as {client.matter_type or 'no matter type'}: "
+                       "use `davportal client set-type` to change it.")  # fmt: skip
+    created = ensure_folders(storage, client_id, folders)
+    if matter_type:
+        created += templates.give_folders(session, storage, client_id, matter_type).created
+    return client, created
+
+
+def set_type(session: Session, storage: Storage, client_id: str, matter_type: MatterType) -> templates.ClientReport:
+    """Change the client's matter type: its missing folders are added, nothing is deleted."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"There is no client '{client_id}'.")
+    client.matter_type = matter_type.id
+    return templates.give_folders(session, storage, client_id, matter_type)
+
+
+def check_client_id(client_id: str) -> None:
     if not CLIENT_ID_PATTERN.match(client_id) or client_id.startswith(RESERVED_PREFIX):
         raise BadRequest(
             f"'{client_id}' is not a valid client id: use lower-case letters, digits, '-' and '_' "
             "(at most 64, starting with a letter or digit)."
         )
-    if not name.strip():
-        raise BadRequest("The client's display name must not be empty.")
-    client = session.get(Client, client_id)
-    if client is None:
-        client = Client(id=client_id, name=name.strip())
-        session.add(client)
-    elif client.name != name.strip():
-        raise Conflict(f"The client '{client_id}' already exists, named '{client.name}'.")
-    return client, ensure_folders(storage, client_id, folders)
 
 
 def ensure_folders(storage: Storage, client_id: str, folders: tuple[str, ...]) -> list[str]:
@@ -65,6 +90,6 @@ def list_clients(session: Session) -> list[ClientView]:
         session.execute(select(Membership.client_id, func.count()).group_by(Membership.client_id)).all()
     )
     return [
-        ClientView(c.id, c.name, counts.get(c.id, 0))
+        ClientView(c.id, c.name, c.matter_type, counts.get(c.id, 0))
         for c in session.scalars(select(Client).order_by(Client.id))
     ]

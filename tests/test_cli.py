@@ -43,7 +43,7 @@ def test_a_firm_from_scratch(cli):
     result = cli("contact", "add", "alice", "--client", "acme", "--email", "alice@example.com",
                  "--password-stdin", input="another long password\n")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert cli("client", "list").stdout.splitlines() == ["acme\tAcme Ltd\t1 contact(s)"]
+    assert cli("client", "list").stdout.splitlines() == ["acme\tAcme Ltd\t-\t1 contact(s)"]
     assert cli("staff", "list").stdout.splitlines() == ["sam\tadmin"]
     assert cli("contact", "list").stdout.splitlines() == ["alice\tacme\talice@example.com"]
 

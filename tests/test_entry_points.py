@@ -66,6 +66,7 @@ def example_config(tmp_path, fresh_database_url):
     config["port"] = port
     config["davportal"]["database_url"] = fresh_database_url
     config["davportal"]["storage_root"] = str(tmp_path / "files")
+    config["davportal"]["matter_types_file"] = str(ROOT / "config" / "matter-types.yaml")
     path = tmp_path / "davportal.yaml"
     path.write_text(yaml.safe_dump(config))
     return path, port

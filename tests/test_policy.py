@@ -80,7 +80,7 @@ def test_lock_on_an_unmapped_url_is_a_create():
 
 
 def test_a_nested_rule_decides_for_its_folder_and_travels_with_a_tree():
-    accountants_only = Rule("tax", readers=frozenset({"accountant"}), creators=frozenset())
+    accountants_only = Rule("tax", readers=frozenset({"accountant"}), uploaders=frozenset())
     rules = RuleBook.of({"Team's shared": TEAM_SHARED, "Team's shared/Tax": accountants_only})
     accountant = Actor("acct", Role.CONTACT, clients={"acme": "accountant"})
     inside = Target(("acme", "Team's shared", "Tax", "2025.pdf"), exists=True)

@@ -50,14 +50,13 @@ class AccessGate(BaseMiddleware):
         provider: PortalProvider = environ["wsgidav.provider"]
         actor = environ[ACTOR_KEY]
         settings = self.portal.settings
-        rules = self.portal.rules
 
         action = METHOD_ACTION.get(method, Action.READ)
         source = environ[TARGET_KEY] = self._target(provider, environ, path, action)
         if method == "PUT" and source.exists:
             action = Action.CHANGE
         judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide
-        decisions = [judge(actor, action, source, rules)]
+        decisions = [judge(actor, action, source, self.portal.rules_for(source.client_id, environ))]
         dest = self._destination(provider, environ, source, decisions) if method in ("COPY", "MOVE") else None
         # Invisible anywhere means 404, before any 403 can say more.
         for decision in sorted(decisions, key=lambda d: d.status != 404):
@@ -86,8 +85,8 @@ class AccessGate(BaseMiddleware):
         if dest_path is None:
             return None
         actor = environ[ACTOR_KEY]
-        rules = self.portal.rules
         dest = self._target(provider, environ, dest_path, Action.REMOVE)
+        rules = self.portal.rules_for(dest.client_id, environ)
         decisions.append(decide(actor, Action.CREATE, dest, rules))
         if dest.exists and environ.get("HTTP_OVERWRITE", "T").upper() != "F":
             decisions.append(decide_tree(actor, Action.REMOVE, dest, rules))

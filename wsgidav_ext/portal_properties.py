@@ -43,12 +43,13 @@ def portal_property_value(resource, name: str):
     if len(parts) < 2:
         raise DAVError(HTTP_NOT_FOUND)  # the server root and client folders are not documents
     facts = provider.facts_of(resource.record_path, environ)
+    rules = provider.portal.rules_for(parts[0], environ)
     if name == AREA:
-        return provider.portal.rules.rule_at(parts[1:]).area
+        return rules.rule_at(parts[1:]).area
     if name == OC_PERMISSIONS:
         target = Target(parts, exists=True, is_collection=resource.is_collection,
                         uploaded_by=facts.uploaded_by if facts else None)  # fmt: skip
-        return permissions(actor, target, provider.portal.rules)
+        return permissions(actor, target, rules)
     if name == SHARED and not resource.is_collection:
         return "true" if resource.record_path != resource.path or (facts and facts.shared) else "false"
     if name == SEEN_BY and not actor.is_contact:
@@ -86,7 +87,7 @@ def set_portal_property(resource, name: str, value, *, dry_run: bool) -> None:
     parts = split_path(resource.path)
     text = None if value is None else "".join(value.itertext()).strip()
     target = Target(parts, exists=True, is_collection=resource.is_collection)
-    decision = decide_property(environ[ACTOR_KEY], name, text, target, provider.portal.rules)
+    decision = decide_property(environ[ACTOR_KEY], name, text, target, provider.portal.rules_for(parts[0], environ))
     if not decision.allowed:
         raise DAVError(decision.status, decision.reason)
     if dry_run:

@@ -72,7 +72,7 @@ class PortalProvider(DAVProvider):
         return SharedFile(util.join_uri("/", *parts), environ, real.disk, real.st, real_path)
 
     def is_team_root(self, parts: tuple[str, ...]) -> bool:
-        rules = self.portal.rules
+        rules = self.portal.matter_types.default_rules  # the area folders are the same for every client
         return len(parts) == 2 and rules.is_rule_folder(parts[1:]) and rules.rule_at(parts[1:]).area == "team-shared"
 
     def record(self, environ: dict, path: str, *, is_folder: bool, uploaded_by: str | None = None,
@@ -340,7 +340,7 @@ class PortalFolder(_OnDisk, DAVCollection):
         if actor is None:
             return []
         parts = split_path(self.path)
-        rules = self.provider.portal.rules
+        rules = self.provider.portal.rules_for(parts[0] if parts else None, self.environ)
         writers = self.provider.writers(parts, [n for n in names if is_desktop_file(n)])
         return [
             n for n in names

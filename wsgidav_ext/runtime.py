@@ -8,18 +8,22 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davportal.db import create_schema, make_engine, session_factory
+from davportal.models import Client
 from davportal.settings import Settings, settings_of
 from davportal.storage import Storage
-from policy import RuleBook, default_rules
+from policy import RuleBook
 from policy.names import RESERVED_PREFIX
+from provisioning.matter_types import load_matter_types
 from wsgidav_ext.authentication import Authenticator
 
 _logger = logging.getLogger("davportal")
 _RUNTIME_KEY = "davportal.runtime"
 SESSION_KEY = "davportal.session"
+_MATTER_TYPES_KEY = "davportal.matter_types"
 _lock = threading.Lock()
 
 
@@ -31,10 +35,19 @@ class Portal:
         self.sessions = session_factory(self.engine)
         self.storage = Storage(settings.storage_root)
         self.storage.ensure_root()
-        self.rules: RuleBook = default_rules(
-            settings.folders.team_shared, settings.folders.client_shared
-        )
+        self.matter_types = load_matter_types(settings.matter_types_file, team_shared=settings.folders.team_shared,
+                                              client_shared=settings.folders.client_shared)  # fmt: skip
         self.authenticator = Authenticator(self.sessions, settings.auth)
+
+    def rules_for(self, client_id: str | None, environ: dict | None = None) -> RuleBook:
+        """The rules of a client's folders: its matter type's, or the two areas alone."""
+        if not client_id or not self.matter_types:
+            return self.matter_types.default_rules  # no matter types: no query
+        cache = environ.setdefault(_MATTER_TYPES_KEY, {}) if environ is not None else {}
+        if client_id not in cache:
+            with self.sessions() as session:
+                cache[client_id] = session.scalar(select(Client.matter_type).where(Client.id == client_id))
+        return self.matter_types.rules_of(cache[client_id])
 
     def request_session(self, environ: dict) -> Session:
         """The request's own session: its changes and its audit event commit together at the end."""
