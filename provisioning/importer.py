@@ -119,8 +119,8 @@ def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Ro
             existing = set(session.scalars(select(Client.id).where(Client.id.in_([r.id for r in batch]))))
             logins = {r.contact_login for r in batch if r.contact_login}
             accounts = set(session.scalars(select(Account.login).where(Account.login.in_(logins))))
-            members = set(session.execute(select(Membership.login, Membership.client_id)
-                                          .where(Membership.login.in_(logins))).tuples())  # fmt: skip
+            members = {tuple(row) for row in session.execute(
+                select(Membership.login, Membership.client_id).where(Membership.login.in_(logins)))}  # fmt: skip
             new = [Client(id=r.id, name=r.name, matter_type=r.matter_type) for r in batch if r.id not in existing]
             session.add_all(new)
             session.flush()

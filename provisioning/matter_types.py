@@ -171,12 +171,13 @@ def _line_of(node, loc) -> int:
     line = node.start_mark.line + 1 if node else 1
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            node = next((value for k, value in node.value if k.value == key), None)
+            entry = next(((k, value) for k, value in node.value if k.value == key), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]  # the key's line
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
             break
-        if node is None:
-            break
-        line = node.start_mark.line + 1
     return line
