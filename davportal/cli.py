@@ -118,13 +118,14 @@ def staff():
 @command(staff, "add")
 @click.argument("login")
 @click.option("--admin", is_flag=True, help="May also run the admin commands.")
+@click.option("--email", help="Where they hear of their clients' uploads.")
 @_password_stdin
-def staff_add(config, source, login, admin, password_stdin):
+def staff_add(config, source, login, admin, email, password_stdin):
     """Add a staff login."""
     portal = _portal(config, source)
     password = _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.add_staff(session, login, password=password, admin=admin)
+        accounts.add_staff(session, login, password=password, admin=admin, email=email)
     click.echo(f"Added staff {login}{' (admin)' if admin else ''}.")
 
 
@@ -345,7 +346,7 @@ def share(config, source, client_id, path, off):
     """Share a file from a private folder: the client sees it, read-only, in Team's shared."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        changed = sharing.share(session, portal.storage, portal.rules_for(client_id), client_id, path, not off)
+        changed = sharing.share(session, portal, client_id, path, not off)
     state = "no longer shared" if off else "shared with the client"
     click.echo(f"{client_id}/{path.strip('/')} is {state}{'' if changed else ' (it already was)'}.")
 
@@ -420,3 +421,71 @@ def trash_purge(config, source, days):
     with portal.sessions.begin() as session:
         count = trash.purge(session, portal.storage, older_than=timedelta(days=days))
     click.echo(f"Purged {count} item(s) deleted more than {days:g} day(s) ago.")
+
+
+@main.group("notify")
+def notify_group():
+    """Email notifications: the outbox and its sender."""
+
+
+@command(notify_group, "run")
+@click.option("--once", is_flag=True, help="One round (compose what is due, send what is due), then exit.")
+def notify_run(config, source, once):
+    """Send notifications: as a separate process, or from cron with --once."""
+    import asyncio
+    import time
+
+    from notifications.worker import send_round
+
+    portal = _portal(config, source)
+    if portal.settings.mail.host is None:
+        raise click.UsageError("No mail server configured: set davportal.mail.host in the config.")
+    while True:
+        result = asyncio.run(send_round(portal))
+        delivery = result.delivery
+        if result.composed or delivery.sent or delivery.retried or delivery.failed:
+            click.echo(f"{result.composed} composed, {delivery.sent} sent, {delivery.retried} to retry, "
+                       f"{delivery.failed} failed")  # fmt: skip
+        if once:
+            return
+        time.sleep(min(10.0, max(0.5, portal.settings.notifications.digest_seconds / 4)))
+
+
+@command(notify_group, "status")
+def notify_status(config, source):
+    """Pending, sent and failed emails (the failed and pending ones listed)."""
+    from notifications import outbox
+
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        counts, messages = outbox.listing(session)
+    statuses = (outbox.PENDING, outbox.SENT, outbox.FAILED)
+    click.echo(", ".join(f"{counts.get(status, 0)} {status}" for status in statuses))
+    for message in messages:
+        if message.status == outbox.SENT:
+            continue
+        error = f"\t{message.last_error}" if message.last_error else ""
+        click.echo(f"{message.id}\t{message.status}\t{message.recipient}\t{message.attempts} attempt(s){error}")
+
+
+@command(notify_group, "retry")
+@click.argument("message_id", type=int)
+def notify_retry(config, source, message_id):
+    """Queue a failed email again."""
+    from notifications import outbox
+
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        outbox.retry(session, message_id)
+    click.echo(f"Email {message_id} will be sent again.")
+
+
+@command(client, "assign")
+@click.argument("client_id")
+@click.argument("login", metavar="STAFF_LOGIN")
+def client_assign(config, source, client_id, login):
+    """Make a member of staff the client's contact at the firm: they hear of the client's uploads."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        clients.assign(session, client_id, login)
+    click.echo(f"{login} is assigned to {client_id}.")

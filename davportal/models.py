@@ -34,6 +34,7 @@ class Client(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the URL segment: never renamed
     name: Mapped[str] = mapped_column(String(200))  # what people read: may change
     matter_type: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_staff: Mapped[str | None] = mapped_column(String(128))  # told of the client's uploads
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -111,3 +112,42 @@ class TrashItem(Base):
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     stored_as: Mapped[str] = mapped_column(String(64))  # its folder in the storage's trash
     records: Mapped[dict] = mapped_column(JSON)  # its documents and dead properties, to restore
+
+
+class Notice(Base):
+    """A document someone should hear about, waiting to go out in the recipient's next digest.
+
+    Written in the same transaction as the change it is about, so it cannot be lost.
+    """
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_waiting", "message_id", "recipient"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(320))  # an email address
+    recipient_name: Mapped[str] = mapped_column(String(128))  # the login, or "staff" for the firm's address
+    to_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16))  # new, updated, moved, copied, shared, uploaded
+    client_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1024))  # below the client root
+    actor: Mapped[str] = mapped_column(String(128))
+    # The digest it went out in (or None while waiting); -1: left out (removed before sending).
+    message_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    """An email ready to send: composed once, so a retry or a restart sends the very same message."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)  # the Message-ID header: stable
+    raw: Mapped[str] = mapped_column(Text)  # the whole MIME message
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a sender is on it
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

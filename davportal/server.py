@@ -10,6 +10,7 @@ from cheroot.server import get_ssl_adapter_class
 
 from davportal.app import make_app, portal_of
 from davportal.janitor import Janitor
+from notifications.worker import Sender
 
 _logger = logging.getLogger("davportal")
 
@@ -36,8 +37,12 @@ def base_url(config: dict[str, Any], server: wsgi.Server | None = None) -> str:
 def serve(config: dict[str, Any], on_ready=None) -> None:
     server = build_server(config)
     server.prepare()  # binds now, so the URL printed is the one that answers
-    janitor = Janitor(portal_of(server.wsgi_app))
+    portal = portal_of(server.wsgi_app)
+    janitor = Janitor(portal)
     janitor.start()
+    sender = Sender(portal) if portal.settings.notifications.send_in_serve else None
+    if sender:
+        sender.start()
     if on_ready:
         on_ready(base_url(config, server))
     try:
@@ -46,4 +51,6 @@ def serve(config: dict[str, Any], on_ready=None) -> None:
         _logger.info("Stopping.")
     finally:
         janitor.stop()
+        if sender:
+            sender.stop()
         server.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
@@ -17,6 +17,7 @@ from davportal.errors import ConfigError
 
 CONFIG_ENV = "DAVPORTAL_CONFIG"
 DATABASE_URL_ENV = "DAVPORTAL_DATABASE_URL"
+SMTP_PASSWORD_ENV = "DAVPORTAL_SMTP_PASSWORD"
 DATA_DIR = "davportal-data"
 
 DEFAULT_EXTENSIONS = (
@@ -75,6 +76,28 @@ class Trash(Section):
     purge_every_seconds: float = Field(3600, gt=0, description="How often `davportal serve` purges the trash")
 
 
+class Mail(Section):
+    host: str | None = Field(None, description="SMTP server; without one, notices wait in the outbox")
+    port: int = Field(587, gt=0, lt=65536, description="SMTP port (587 STARTTLS, 465 implicit TLS, 25 relay)")
+    security: Literal["starttls", "tls", "none"] = Field("starttls", description="How the connection is secured")
+    username: str | None = Field(None, description="SMTP login, if the server wants one")
+    password: str | None = Field(None, description=f"SMTP password; {SMTP_PASSWORD_ENV} overrides it")
+    from_address: str = Field("portal@localhost", description="From: of every email")
+    timeout_seconds: float = Field(30, gt=0, description="How long to wait for the SMTP server")
+    max_attempts: int = Field(8, ge=1, description="Tries before a message is marked failed")
+    retry_seconds: float = Field(30, gt=0, description="Wait before the first retry; it doubles each time")
+    claim_seconds: float = Field(300, gt=0, description="How long a sender holds a message it is sending")
+
+
+class Notifications(Section):
+    enabled: bool = Field(True, description="Email contacts about new documents (and staff about uploads)")
+    digest_seconds: float = Field(120, ge=0, description="Events within this time of the first go in one email")
+    staff_on_client_upload: bool = Field(True, description="Tell staff when a client uploads")
+    staff_address: str | None = Field(None, description="Where staff hear of uploads (besides assigned staff)")
+    public_url: str = Field("http://127.0.0.1:8080/", description="The portal's address, for links in emails")
+    send_in_serve: bool = Field(True, description="`davportal serve` also sends the emails")
+
+
 class Settings(Section):
     firm_name: str = Field("Our firm", description="Shown to clients in pages and emails")
     database_url: str = Field(
@@ -91,12 +114,16 @@ class Settings(Section):
     auth: Auth = Auth()
     limits: Limits = Limits()
     trash: Trash = Trash()
+    mail: Mail = Mail()
+    notifications: Notifications = Notifications()
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:
         data = dict(section or {})
         if os.environ.get(DATABASE_URL_ENV):
             data["database_url"] = os.environ[DATABASE_URL_ENV]
+        if os.environ.get(SMTP_PASSWORD_ENV):
+            data["mail"] = {**data.get("mail", {}), "password": os.environ[SMTP_PASSWORD_ENV]}
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

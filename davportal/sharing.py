@@ -10,6 +10,7 @@ from davportal import documents
 from davportal.errors import NotFound, refusal
 from davportal.models import AuditEvent
 from davportal.storage import Storage
+from notifications.events import tell_shared
 from policy import Actor, Role, RuleBook, Target
 from policy.properties import DESCRIPTION, SHARED, decide_property
 
@@ -26,13 +27,16 @@ def describe(session: Session, storage: Storage, rules: RuleBook, client_id: str
     _audit(session, "DESCRIBE", client_id, path, "description set" if text else "description removed")
 
 
-def share(session: Session, storage: Storage, rules: RuleBook, client_id: str, path: str, on: bool) -> bool:
+def share(session: Session, portal, client_id: str, path: str, on: bool) -> bool:
     """Returns whether the toggle changed."""
-    target = _target(storage, client_id, path)
-    _check(decide_property(command_line_actor(), SHARED, "true" if on else "false", target, rules))
+    target = _target(portal.storage, client_id, path)
+    _check(decide_property(command_line_actor(), SHARED, "true" if on else "false", target,
+                           portal.rules_for(client_id)))  # fmt: skip
     changed = documents.share(session, client_id, _below(path), on)
     if changed:
         _audit(session, "SHARE" if on else "UNSHARE", client_id, path, "share toggle")
+        if on:
+            tell_shared(session, portal, client_id, _below(path), actor=command_line_actor().login)
     return changed
 
 

@@ -29,8 +29,10 @@ class AccountView:
     clients: tuple[str, ...]
 
 
-def add_staff(session: Session, login: str, *, password: str | None, admin: bool = False) -> Account:
-    return _add(session, login, Role.STAFF, password=password, admin=admin, email=None)
+def add_staff(
+    session: Session, login: str, *, password: str | None, admin: bool = False, email: str | None = None
+) -> Account:
+    return _add(session, login, Role.STAFF, password=password, admin=admin, email=email)
 
 
 def add_contact(

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davportal.errors import BadRequest, Conflict, NotFound
-from davportal.models import Client, Membership
+from davportal.models import Account, Client, Membership
 from davportal.storage import Storage
+from policy import Role
 from policy.names import RESERVED_PREFIX
 from provisioning import templates
 from provisioning.matter_types import MatterType
@@ -63,6 +64,16 @@ def set_type(session: Session, storage: Storage, client_id: str, matter_type: Ma
         raise NotFound(f"There is no client '{client_id}'.")
     client.matter_type = matter_type.id
     return templates.give_folders(session, storage, client_id, matter_type)
+
+
+def assign(session: Session, client_id: str, staff_login: str) -> None:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"There is no client '{client_id}'.")
+    staff = session.get(Account, staff_login)
+    if staff is None or staff.role != Role.STAFF.value:
+        raise NotFound(f"There is no staff login '{staff_login}'.")
+    client.assigned_staff = staff_login
 
 
 def check_client_id(client_id: str) -> None:

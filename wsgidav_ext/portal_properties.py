@@ -11,6 +11,7 @@ from lxml import etree
 from wsgidav.dav_error import HTTP_NOT_FOUND, DAVError
 
 from davportal import documents
+from notifications.events import tell_shared
 from policy import Target
 from policy.properties import (
     AREA,
@@ -98,3 +99,5 @@ def set_portal_property(resource, name: str, value, *, dry_run: bool) -> None:
         documents.describe(session, client_id, path, text, is_folder=resource.is_collection)
     elif documents.share(session, client_id, path, text == "true"):
         add_event(environ, "SHARE" if text == "true" else "UNSHARE", resource.path, "share toggle")
+        if text == "true":
+            tell_shared(session, provider.portal, client_id, path, actor=environ[ACTOR_KEY].login)

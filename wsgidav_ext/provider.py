@@ -18,6 +18,7 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from davportal import documents, trash
+from notifications import events
 from policy import Action, Role, Target, decide
 from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.atomic import AtomicUpload, copy_atomically, sync_folder
@@ -143,6 +144,45 @@ class PortalProvider(DAVProvider):
             pass
         return None
 
+    def tell_written(self, environ: dict, path: str, *, new: bool) -> None:
+        """An upload finished: staff's tells the client's contacts; a contact's tells the firm."""
+        actor = environ[ACTOR_KEY]
+        parts = split_path(path)
+        if len(parts) < 3:
+            return
+        session, settings = self.portal.request_session(environ), self.portal.settings.notifications
+        below = "/".join(parts[1:])
+        if actor.is_contact:
+            events.tell_staff(session, settings, client_id=parts[0], path=below, actor=actor.login)
+        else:
+            events.tell_contacts(session, settings, self.portal.rules_for(parts[0], environ), client_id=parts[0],
+                                 path=below, kind=events.NEW if new else events.UPDATED, actor=actor.login)  # fmt: skip
+
+    def tell_arrived(self, environ: dict, src: str, dest: str, *, moved: bool) -> None:
+        """Staff moved documents where contacts can now read them (and could not before), or copied
+        them in from another client ("copy to matter"). A copy within one client tells nobody."""
+        actor = environ[ACTOR_KEY]
+        src_parts, dest_parts = split_path(src), split_path(dest)
+        same_client = src_parts[:1] == dest_parts[:1]
+        if actor.is_contact or len(dest_parts) < 3 or (same_client and not moved):
+            return
+        session, settings = self.portal.request_session(environ), self.portal.settings.notifications
+        src_rules = self.portal.rules_for(src_parts[0], environ)
+        dest_rules = self.portal.rules_for(dest_parts[0], environ)
+        kind = events.MOVED if moved else events.COPIED
+        disk = self.storage.path_of(dest_parts)
+        files = [disk] if disk.is_file() else [p for p in disk.rglob("*") if p.is_file() and not p.is_symlink()]
+        for file in files:
+            relative = file.relative_to(disk).parts
+            before = Target((*src_parts, *relative), exists=True)
+
+            def could_read_before(contact, before=before) -> bool:
+                return same_client and decide(contact, Action.READ, before, src_rules).allowed
+
+            events.tell_contacts(session, settings, dest_rules, client_id=dest_parts[0], kind=kind,
+                                 path="/".join((*dest_parts[1:], *relative)), actor=actor.login,
+                                 could_read_before=could_read_before)  # fmt: skip
+
     def trash(self, resource: _OnDisk) -> None:
         """Out of every listing at once; bytes and records kept for the retention period."""
         parts = split_path(resource.path)
@@ -247,6 +287,7 @@ class _OnDisk:
             sync_folder(self.disk.parent)
         self.provider.moved(self.environ, self.path, dest_path)
         self._move_dead_properties(dest_path, is_move=True, with_children=True)
+        self.provider.tell_arrived(self.environ, self.path, dest_path, moved=True)
         return []
 
 
@@ -293,9 +334,11 @@ class PortalFile(_OnDisk, DAVNonCollection):
         if with_errors:
             upload.discard()
             return
+        new = self.st is None
         upload.commit()
         self.st = os.lstat(self.disk)
         self.provider.record(self.environ, self.path, is_folder=False, digests=upload.digests)
+        self.provider.tell_written(self.environ, self.path, new=new)
 
     def delete(self):
         if is_desktop_file(self.name):
@@ -315,6 +358,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
         uploader = self.provider.uploader_of(self.path) if is_move else None
         self.provider.record(self.environ, dest_path, is_folder=False, uploaded_by=uploader, digests=digests)
         self._move_dead_properties(dest_path, is_move=is_move, with_children=False)
+        self.provider.tell_arrived(self.environ, self.path, dest_path, moved=is_move)
 
 
 class PortalFolder(_OnDisk, DAVCollection):

@@ -1,0 +1,1 @@
+"""Email notifications: who hears about a document, digests, and a durable outbox."""

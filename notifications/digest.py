@@ -1,0 +1,109 @@
+"""Digests: every waiting notice of one recipient, once the window has passed, in one email."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from davportal.models import Client, Document, Notice, OutboxMessage, utcnow
+from davportal.settings import Settings
+from davportal.storage import Storage
+
+LEFT_OUT = -1  # a notice whose document was removed before the email went out
+WHAT = {"new": "new", "updated": "new version", "moved": "moved", "copied": "copied", "shared": "shared with you",
+        "uploaded": "uploaded"}  # fmt: skip
+_templates = Environment(loader=PackageLoader("notifications"), autoescape=select_autoescape(["html.j2"]),
+                         trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+
+
+def compose_due(session: Session, settings: Settings, storage: Storage, *, now: datetime | None = None) -> int:
+    """Turn due notices into outbox messages, in the caller's transaction; returns how many."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=settings.notifications.digest_seconds)
+    due = session.scalars(
+        select(Notice.recipient).where(Notice.message_id.is_(None)).group_by(Notice.recipient)
+        .having(func.min(Notice.created_at) <= cutoff)
+    ).all()  # fmt: skip
+    composed = 0
+    for recipient in due:
+        # Locked while composing, so that two senders never put a notice in two emails.
+        notices = session.scalars(
+            select(Notice).where(Notice.recipient == recipient, Notice.message_id.is_(None))
+            .order_by(Notice.created_at, Notice.id).with_for_update(skip_locked=True)
+        ).all()  # fmt: skip
+        kept = [n for n in notices if _still_there(session, storage, n)]
+        for notice in notices:
+            notice.message_id = LEFT_OUT
+        if not kept:
+            continue
+        message = _message(session, settings, recipient, kept, now)
+        session.add(message)
+        session.flush()
+        for notice in kept:
+            notice.message_id = message.id
+        composed += 1
+    return composed
+
+
+def _still_there(session: Session, storage: Storage, notice: Notice) -> bool:
+    if not storage.path_of((notice.client_id, *notice.path.split("/"))).is_file():
+        return False
+    if notice.kind == "shared":
+        document = session.get(Document, (notice.client_id, notice.path))
+        return bool(document and document.shared)
+    return True
+
+
+def _message(session: Session, settings: Settings, recipient: str, notices: list[Notice], now: datetime):
+    firm = settings.firm_name
+    to_staff = notices[0].to_staff
+    client_ids = sorted({n.client_id for n in notices})
+    names = dict(session.execute(select(Client.id, Client.name).where(Client.id.in_(client_ids))).all())
+    descriptions = _descriptions(session, notices)
+    base = settings.notifications.public_url.rstrip("/")
+    team = settings.folders.team_shared
+    items = []
+    for notice in notices:
+        folder, _, name = notice.path.rpartition("/")
+        # A shared file is opened where the client sees it: in Team's shared.
+        shown_folder = team if notice.kind == "shared" else folder or names.get(notice.client_id, notice.client_id)
+        link_path = f"/{notice.client_id}/{team}/" if notice.kind == "shared" else f"/{notice.client_id}/{notice.path}"
+        items.append({"name": name, "folder": shown_folder, "what": WHAT.get(notice.kind, notice.kind),
+                      "client": names.get(notice.client_id, notice.client_id),
+                      "description": descriptions.get((notice.client_id, notice.path)),
+                      "link": base + quote(link_path)})  # fmt: skip
+    count = len(items)
+    plural = "s" if count != 1 else ""
+    if to_staff:
+        subject = f"{firm}: {count} document{plural} uploaded by {', '.join(names.get(c, c) for c in client_ids)}"
+    else:
+        subject = f"{firm}: {count} new document{plural} for you"
+    context = {"name": notices[0].recipient_name, "firm": firm, "items": items, "to_staff": to_staff,
+               "subject": subject, "client_names": [names.get(c, c) for c in client_ids]}  # fmt: skip
+    mail = EmailMessage()
+    mail["Subject"] = subject
+    mail["From"] = Address(display_name=firm, addr_spec=settings.mail.from_address)
+    mail["To"] = recipient
+    mail["Date"] = email.utils.format_datetime(now)
+    domain = settings.mail.from_address.rpartition("@")[2] or "davportal.invalid"
+    message_id = email.utils.make_msgid(idstring="davportal", domain=domain)
+    mail["Message-ID"] = message_id
+    mail.set_content(_templates.get_template("digest.txt.j2").render(context))
+    mail.add_alternative(_templates.get_template("digest.html.j2").render(context), subtype="html")
+    return OutboxMessage(recipient=recipient, message_id=message_id, raw=mail.as_string(), next_attempt_at=now)
+
+
+def _descriptions(session: Session, notices: list[Notice]) -> dict[tuple[str, str], str]:
+    rows = session.execute(
+        select(Document.client_id, Document.path, Document.description).where(
+            Document.client_id.in_({n.client_id for n in notices}), Document.path.in_({n.path for n in notices}),
+            Document.description.is_not(None))
+    )  # fmt: skip
+    return {(client_id, path): description for client_id, path, description in rows}

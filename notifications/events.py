@@ -1,0 +1,74 @@
+"""Who should hear about a change, decided with the same policy as every request.
+
+Notices are added to the session of the change itself, so they commit (or not) with it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davportal.models import Account, Client, Membership, Notice
+from davportal.settings import Notifications
+from policy import Action, Actor, Role, RuleBook, Target, decide
+from policy.names import is_desktop_file, is_reserved
+
+# kinds of notice
+NEW, UPDATED, MOVED, COPIED, SHARED, UPLOADED = "new", "updated", "moved", "copied", "shared", "uploaded"
+
+
+def worth_telling(path: str) -> bool:
+    """Desktop clients' own files (owner files, temp saves, .DS_Store) are nobody's news."""
+    name = path.rsplit("/", 1)[-1]
+    return not (is_desktop_file(name) or is_reserved(name))
+
+
+def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *, client_id: str, path: str,
+                  kind: str, actor: str, seen_at: str | None = None, could_read_before=None) -> int:  # fmt: skip
+    """A notice for every contact with an email who may read the document (at `seen_at`, where the
+    contact sees it, e.g. in Team's shared) — and, for a move, could not before."""
+    if not settings.enabled or not worth_telling(path):
+        return 0
+    where = Target((client_id, *(seen_at or path).split("/")), exists=True)
+    count = 0
+    for login, email, participant_type in _contacts(session, client_id):
+        contact = Actor(login, Role.CONTACT, clients={client_id: participant_type})
+        if login == actor or not decide(contact, Action.READ, where, rules).allowed:
+            continue
+        if could_read_before is not None and could_read_before(contact):
+            continue
+        session.add(Notice(recipient=email, recipient_name=login, kind=kind, client_id=client_id, path=path,
+                           actor=actor))  # fmt: skip
+        count += 1
+    return count
+
+
+def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str) -> int:
+    """A client uploaded: the firm's address and the client's assigned staff hear of it."""
+    if not (settings.enabled and settings.staff_on_client_upload and worth_telling(path)):
+        return 0
+    recipients = {settings.staff_address} if settings.staff_address else set()
+    assigned = session.scalar(select(Account.email).join(Client, Client.assigned_staff == Account.login)
+                              .where(Client.id == client_id, Account.disabled.is_(False)))  # fmt: skip
+    if assigned:
+        recipients.add(assigned)
+    for email in sorted(recipients):
+        session.add(Notice(recipient=email, recipient_name="staff", to_staff=True, kind=UPLOADED,
+                           client_id=client_id, path=path, actor=actor))  # fmt: skip
+    return len(recipients)
+
+
+def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
+    return list(session.execute(
+        select(Account.login, Account.email, Membership.participant_type)
+        .join(Membership, Membership.login == Account.login)
+        .where(Membership.client_id == client_id, Account.email.is_not(None), Account.disabled.is_(False))
+    ).all())  # fmt: skip
+
+
+def tell_shared(session: Session, portal, client_id: str, path: str, *, actor: str) -> int:
+    """The share toggle went on: the contacts see the file in Team's shared now."""
+    name = path.rsplit("/", 1)[-1]
+    return tell_contacts(session, portal.settings.notifications, portal.rules_for(client_id), client_id=client_id,
+                         path=path, kind=SHARED, actor=actor,
+                         seen_at=f"{portal.settings.folders.team_shared}/{name}")  # fmt: skip

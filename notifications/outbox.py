@@ -1,0 +1,100 @@
+"""Sending the outbox: claim what is due, send it over SMTP, mark it; retry with backoff.
+
+A message is marked sent only after the server took it, in its own transaction. A sender that
+dies in between leaves the message claimed; when the claim runs out it is sent again, with the
+same Message-ID, so a rare duplicate is recognisable and nothing is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from davportal.errors import NotFound
+from davportal.models import OutboxMessage, utcnow
+from davportal.settings import Mail
+
+_logger = logging.getLogger("davportal.mail")
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+BATCH = 50
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def claim_due(sessions: sessionmaker[Session], mail: Mail, now: datetime) -> list[tuple[int, str, str]]:
+    """(id, recipient, raw) of messages due now, claimed for this sender for `claim_seconds`."""
+    with sessions.begin() as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.raw)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now,
+                   or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+            .order_by(OutboxMessage.next_attempt_at).limit(BATCH)
+            .with_for_update(skip_locked=True)  # another sender skips what this one takes
+        ).all()  # fmt: skip
+        if rows:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
+                            .values(claimed_until=now + timedelta(seconds=mail.claim_seconds)))  # fmt: skip
+    return [tuple(row) for row in rows]
+
+
+async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datetime | None = None) -> Delivery:
+    now = now or utcnow()
+    delivery = Delivery()
+    for message_id, recipient, raw in claim_due(sessions, mail, now):
+        try:
+            await aiosmtplib.send(
+                raw.encode("utf-8"), sender=mail.from_address, recipients=[recipient], hostname=mail.host,
+                port=mail.port, username=mail.username, password=mail.password, use_tls=mail.security == "tls",
+                start_tls=mail.security == "starttls", timeout=mail.timeout_seconds,
+            )  # fmt: skip
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            failed = _attempt_failed(sessions, mail, message_id, exc, now)
+            delivery.failed += failed
+            delivery.retried += not failed
+            continue
+        with sessions.begin() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                            .values(status=SENT, sent_at=utcnow(), claimed_until=None))  # fmt: skip
+        delivery.sent += 1
+    return delivery
+
+
+def _attempt_failed(sessions, mail: Mail, message_id: int, exc: Exception, now: datetime) -> bool:
+    """Back off exponentially; give up (status failed) after `max_attempts`. True when given up."""
+    with sessions.begin() as session:
+        message = session.get(OutboxMessage, message_id)
+        message.attempts += 1
+        message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        message.claimed_until = None
+        message.next_attempt_at = now + timedelta(seconds=mail.retry_seconds * 2 ** (message.attempts - 1))
+        if message.attempts >= mail.max_attempts:
+            message.status = FAILED
+        gave_up = message.status == FAILED
+    log = _logger.error if gave_up else _logger.warning
+    log("Email %d to %s not sent (attempt %d): %s", message_id, message.recipient, message.attempts, exc)
+    return gave_up
+
+
+def retry(session: Session, message_id: int) -> None:
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"There is no email {message_id} in the outbox.")
+    message.status, message.attempts, message.next_attempt_at, message.claimed_until = PENDING, 0, utcnow(), None
+
+
+def listing(session: Session, *, limit: int = 50) -> tuple[dict[str, int], list[OutboxMessage]]:
+    """Counts by status, and the messages an admin should look at (failed, then pending)."""
+    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    order = case((OutboxMessage.status == FAILED, 0), (OutboxMessage.status == PENDING, 1), else_=2)
+    rows = session.scalars(select(OutboxMessage).order_by(order, OutboxMessage.id.desc()).limit(limit)).all()
+    return counts, list(rows)

@@ -1,0 +1,51 @@
+"""The sender: composes due digests and delivers the outbox, inside `serve` or on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from notifications.digest import compose_due
+from notifications.outbox import Delivery, deliver_due
+
+_logger = logging.getLogger("davportal.mail")
+
+
+@dataclass
+class Round:
+    composed: int
+    delivery: Delivery
+
+
+async def send_round(portal, *, now: datetime | None = None) -> Round:
+    """One pass: due notices become emails; due emails are sent (when a mail server is configured)."""
+    with portal.sessions.begin() as session:
+        composed = compose_due(session, portal.settings, portal.storage, now=now)
+    if portal.settings.mail.host is None:
+        return Round(composed, Delivery())
+    return Round(composed, await deliver_due(portal.sessions, portal.settings.mail, now=now))
+
+
+class Sender(threading.Thread):
+    """Runs rounds every few seconds until stopped; never blocks a request."""
+
+    def __init__(self, portal):
+        super().__init__(name="davportal-sender", daemon=True)
+        self.portal = portal
+        self.tick = min(10.0, max(0.5, portal.settings.notifications.digest_seconds / 4))
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        if self.portal.settings.mail.host is None:
+            _logger.warning("No mail server configured (davportal.mail.host): notifications wait in the outbox.")
+        while not self._stopped.wait(self.tick):
+            try:
+                asyncio.run(send_round(self.portal))
+            except Exception:
+                _logger.exception("Sending notifications failed; they will be tried again.")
+
+    def stop(self) -> None:
+        self._stopped.set()
