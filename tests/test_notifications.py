@@ -124,8 +124,8 @@ def test_staff_upload_notifies_the_clients_contacts_once_each(firm_mail, inbox):
 def test_the_email_itself(firm_mail, inbox):
     sam = firm_mail.as_user("sam")
     sam.put(f"/acme/{TEAM}/Déclaration été.pdf", b"%PDF")
-    describe = ("<D:propertyupdate xmlns:D='DAV:' xmlns:p='urn:davportal'><D:set><D:prop>"
-                "<p:description>À signer avant vendredi</p:description></D:prop></D:set></D:propertyupdate>")  # fmt: skip
+    describe = ("<D:propertyupdate xmlns:D='DAV:' xmlns:p='urn:davportal'><D:set><D:prop><p:description>"
+                "À signer avant vendredi</p:description></D:prop></D:set></D:propertyupdate>")  # fmt: skip
     sam.request("PROPPATCH", f"/acme/{TEAM}/Déclaration été.pdf", data=describe.encode())
     _send(firm_mail)
     (message,) = inbox.to("alice@acme.example")
