@@ -151,3 +151,15 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a sender is on it
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser. Ends at sign-out, at expiry, or when the login's password changes."""
+
+    __tablename__ = "web_session"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    login: Mapped[str] = mapped_column(ForeignKey("account.login", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # every form and upload must carry it
+    password_fingerprint: Mapped[str] = mapped_column(String(64))  # of the hash at sign-in
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

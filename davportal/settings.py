@@ -98,6 +98,11 @@ class Notifications(Section):
     send_in_serve: bool = Field(True, description="`davportal serve` also sends the emails")
 
 
+class Web(Section):
+    session_hours: float = Field(12, gt=0, description="How long a browser stays signed in")
+    logo_url: str | None = Field(None, description="The firm's logo on every page (an https URL or /path)")
+
+
 class Settings(Section):
     firm_name: str = Field("Our firm", description="Shown to clients in pages and emails")
     database_url: str = Field(
@@ -116,6 +121,7 @@ class Settings(Section):
     trash: Trash = Trash()
     mail: Mail = Mail()
     notifications: Notifications = Notifications()
+    web: Web = Web()
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:
@@ -140,6 +146,8 @@ WSGIDAV_WIRING: dict[str, Any] = {
     },
     "http_authenticator": {
         "domain_controller": "wsgidav_ext.domain_controller.PortalDomainController",
+        # A signed-in browser's login, set by web.signin.WebSignIn: an environ key no client can send.
+        "trusted_auth_header": "davportal.web_login",
         # argon2 hashes cannot answer Digest challenges: Basic only (over TLS in production).
         "accept_basic": True,
         "accept_digest": False,
@@ -149,8 +157,10 @@ WSGIDAV_WIRING: dict[str, Any] = {
         "wsgidav_ext.audit.AuditTrail",
         "wsgidav_ext.errors.ErrorPages",
         "wsgidav_ext.guard.RequestGuard",
+        "web.signin.WebSignIn",
         "wsgidav.http_authenticator.HTTPAuthenticator",
         "wsgidav_ext.access.AccessGate",
+        "web.pages.WebPages",
         "wsgidav.request_resolver.RequestResolver",
     ],
     "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB

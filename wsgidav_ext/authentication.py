@@ -47,6 +47,17 @@ class Authenticator:
         self._failed(login, remote_addr, disabled=account is not None and account.disabled)
         return None
 
+    def actor_of(self, login: str) -> Actor | None:
+        """The actor of a signed-in browser session (its password was checked at sign-in)."""
+        account, clients = self._load(login)
+        if account is None or account.disabled:
+            return None
+        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients)
+
+    def password_hash_of(self, login: str) -> str | None:
+        account, _ = self._load(login)
+        return account.password_hash if account else None
+
     def _load(self, login: str) -> tuple[Account | None, dict[str, str]]:
         with self.sessions() as session:
             rows = session.execute(

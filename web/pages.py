@@ -1,0 +1,57 @@
+"""After the policy has said yes: a browser on a folder gets its page; files get safe headers.
+
+A WebDAV client never GETs a folder (it lists with PROPFIND), so a GET of a folder asking for
+HTML is a browser. Files are served by WsgiDAV as for any client, with headers that keep a
+browser from running them: only PDFs and images preview inline, everything else downloads.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, quote
+
+from wsgidav.mw.base_mw import BaseMiddleware
+
+from web.render import respond, set_cookie, wants_html
+from web.signin import FLASH_COOKIE, common_context
+from web.views import PREVIEWABLE, folder_context
+from wsgidav_ext.audit_keys import TARGET_KEY
+from wsgidav_ext.domain_controller import ACTOR_KEY
+from wsgidav_ext.runtime import Portal
+
+PREVIEW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'self'"
+
+
+class WebPages(BaseMiddleware):
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.portal = Portal.of(config)
+
+    def __call__(self, environ, start_response):
+        target = environ.get(TARGET_KEY)
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD") or target is None or not target.exists:
+            return self.next_app(environ, start_response)
+        if target.is_collection:
+            if not wants_html(environ):
+                return self.next_app(environ, start_response)
+            actor = environ[ACTOR_KEY]
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            context = common_context(self.portal, environ, actor) | folder_context(
+                self.portal, environ["wsgidav.provider"], environ, actor, environ["PATH_INFO"], query.get("q", ""))
+            return respond(environ, start_response, "200 OK", "folder.html", context,
+                           extra=[set_cookie(environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
+        return self.next_app(environ, _with_file_headers(environ, start_response, target.parts[-1]))
+
+
+def _with_file_headers(environ, start_response, name: str):
+    previewing = "preview=1" in environ.get("QUERY_STRING", "")
+    inline = previewing and name.rpartition(".")[2].lower() in PREVIEWABLE
+    disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name)}"
+
+    def adding(status, headers, exc_info=None):
+        if status.startswith("2"):
+            headers = [*headers, ("X-Content-Type-Options", "nosniff"), ("Content-Disposition", disposition)]
+            if inline:
+                headers.append(("Content-Security-Policy", PREVIEW_CSP))
+        return start_response(status, headers, exc_info)
+
+    return adding

@@ -1,0 +1,73 @@
+"""HTML responses: Jinja2 templates (autoescaped), and the headers every page carries."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from wsgidav import util
+
+WEB = "/.davportal-web"  # the pages' own routes: a reserved name, never a client's folder
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+templates = Environment(loader=PackageLoader("web"), autoescape=select_autoescape(["html"]))
+
+
+def page_headers(environ: dict, body: bytes, *, extra=()) -> list[tuple[str, str]]:
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Content-Security-Policy", PAGE_CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+        ("Date", util.get_rfc1123_time()),
+        *extra,
+    ]
+    if environ.get("wsgi.url_scheme") == "https":
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
+def respond(environ, start_response, status: str, template: str, context: dict, *, extra=()):
+    body = templates.get_template(template).render(web=WEB, **context).encode("utf-8")
+    start_response(status, page_headers(environ, body, extra=extra))
+    return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+
+def redirect(start_response, location: str, *, extra=()):
+    start_response("303 See Other", [("Location", location), ("Content-Length", "0"), *extra])
+    return [b""]
+
+
+def cookies(environ: dict) -> dict[str, str]:
+    jar = SimpleCookie()
+    try:
+        jar.load(environ.get("HTTP_COOKIE", ""))
+    except Exception:  # a malformed Cookie header is just no cookie
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def set_cookie(environ: dict, name: str, value: str, *, max_age: int | None = None) -> tuple[str, str]:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if environ.get("wsgi.url_scheme") == "https":
+        parts.append("Secure")
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    return ("Set-Cookie", "; ".join(parts))
+
+
+def wants_html(environ: dict) -> bool:
+    return "text/html" in environ.get("HTTP_ACCEPT", "")
+
+
+def human_size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""

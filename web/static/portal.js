@@ -1,0 +1,67 @@
+// Uploads from the page: the same PUT a WebDAV client sends, with a progress bar per file.
+// The limits are checked here first for a quick answer; the server enforces them anyway.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
+  var zone = document.getElementById("upload");
+  if (!zone) { return; }
+  var picker = document.getElementById("files");
+  var list = document.getElementById("progress");
+  var maxBytes = Number(zone.dataset.maxBytes);
+  var types = zone.dataset.types ? zone.dataset.types.split(",") : [];
+  var pending = 0;
+
+  function refusal(file) {
+    var dot = file.name.lastIndexOf(".");
+    var ext = dot > 0 ? file.name.slice(dot + 1).toLowerCase() : "";
+    if (file.size > maxBytes) { return "too large (the limit is " + zone.dataset.maxBytes + " bytes)"; }
+    if (types.length && types.indexOf(ext) < 0) {
+      return (ext ? "'." + ext + "' files are" : "files without an extension are") + " not accepted here";
+    }
+    return "";
+  }
+
+  function upload(file) {
+    var row = document.createElement("li");
+    var label = document.createElement("span");
+    label.textContent = file.name + " ";
+    var bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    var note = document.createElement("span");
+    row.append(label, bar, note);
+    list.append(row);
+    var problem = refusal(file);
+    if (problem) { bar.remove(); note.className = "error"; note.textContent = problem; return; }
+    pending += 1;
+    var request = new XMLHttpRequest();
+    request.open("PUT", zone.dataset.url + encodeURIComponent(file.name));
+    request.setRequestHeader("X-CSRF-Token", zone.dataset.csrf);
+    request.upload.onprogress = function (event) {
+      if (event.lengthComputable) { bar.value = Math.round(100 * event.loaded / event.total); }
+    };
+    request.onloadend = function () {
+      pending -= 1;
+      if (request.status >= 200 && request.status < 300) {
+        bar.value = 100; note.textContent = " done"; row.className = "done";
+        if (pending === 0) { window.setTimeout(function () { window.location.reload(); }, 600); }
+      } else {
+        note.className = "error";
+        note.textContent = " " + (request.responseText || ("refused (" + request.status + ")")).trim();
+      }
+    };
+    request.send(file);
+  }
+
+  picker.addEventListener("change", function () { Array.from(picker.files).forEach(upload); picker.value = ""; });
+  ["dragenter", "dragover"].forEach(function (name) {
+    zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.remove("over"); });
+  });
+  zone.addEventListener("drop", function (event) { Array.from(event.dataTransfer.files).forEach(upload); });
+}());

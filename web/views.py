@@ -1,0 +1,113 @@
+"""What a folder page and the Received page show: built from the provider's policy-filtered listing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from davportal.models import AuditEvent, Client
+from policy import Action, Actor, Target, decide
+from policy.properties import permissions
+from web.render import human_size
+from wsgidav_ext.paths import split_path
+
+AREA_WORDS = {"team-shared": "From the firm", "client-shared": "Your uploads", "private": "Private to the firm"}
+STAFF_AREA_WORDS = {"team-shared": "Team's shared", "client-shared": "Client's shared", "private": "Private"}
+PREVIEWABLE = {"pdf", "png", "jpg", "jpeg", "gif", "webp"}
+
+
+def folder_context(portal, provider, environ: dict, actor: Actor, path: str, query: str = "") -> dict:
+    resource = provider.get_resource_inst(path, environ)
+    parts = split_path(path)
+    rules = portal.rules_for(parts[0] if parts else None, environ)
+    names = _client_names(portal) if len(parts) <= 1 else {}
+    words = AREA_WORDS if actor.is_contact else STAFF_AREA_WORDS
+    entries = []
+    for member in sorted(resource.get_member_list(), key=lambda m: (not m.is_collection, m.name.casefold())):
+        member_parts = split_path(member.path)
+        facts = provider.facts_of(member.record_path, environ) if len(member_parts) >= 2 else None
+        target = Target(member_parts, exists=True, is_collection=member.is_collection,
+                        uploaded_by=facts.uploaded_by if facts else None)  # fmt: skip
+        letters = permissions(actor, target, rules) if len(member_parts) >= 2 else "G"
+        label = names.get(member.name, member.name) if len(member_parts) == 1 else member.name
+        if query and query.casefold() not in f"{member.name} {label}".casefold():
+            continue
+        area = rules.rule_at(member_parts[1:]).area if len(member_parts) == 2 and member.is_collection else None
+        entries.append({
+            "label": label, "path": member.path, "folder": member.is_collection,
+            "url": quote(member.path) + ("/" if member.is_collection else ""),
+            "size": "" if member.is_collection else human_size(member.get_content_length()),
+            "modified": _date(member.get_last_modified()),
+            "uploaded_by": facts.uploaded_by if facts else None,
+            "description": facts.description if facts else None,
+            "shared": bool(facts and facts.shared) and not actor.is_contact,
+            "preview": not member.is_collection and member.name.rpartition(".")[2].lower() in PREVIEWABLE,
+            "area": area, "area_words": words.get(area, area) if area else None,
+            "can_delete": "D" in letters, "can_rename": "N" in letters,
+            "can_describe": not actor.is_contact and "W" in letters, "can_share": "R" in letters,
+        })  # fmt: skip
+    here_area = rules.rule_at(parts[1:]).area if len(parts) >= 2 else None
+    may_create = len(parts) >= 1 and decide(actor, Action.CREATE, Target((*parts, "new")), rules).allowed
+    settings = portal.settings
+    return {
+        "title": names.get(parts[0], parts[0]) if len(parts) == 1 else (parts[-1] if parts else "Clients"),
+        "crumbs": _crumbs(parts, names or _client_names(portal),
+                          "Your documents" if actor.is_contact else "All clients"),
+        "entries": entries, "area": here_area, "area_words": words.get(here_area, here_area) if here_area else None,
+        "here_path": path if path.endswith("/") else path + "/",
+        "here_url": quote(path if path.endswith("/") else path + "/"),
+        "can_upload": may_create and len(parts) >= 2, "can_mkdir": may_create,
+        "staff": not actor.is_contact, "search": not parts and not actor.is_contact, "query": query,
+        "max_bytes": settings.uploads.max_bytes, "max_size": human_size(settings.uploads.max_bytes),
+        "allowed_types": "" if "*" in (types := settings.uploads.allowed_extensions) else ",".join(types),
+    }  # fmt: skip
+
+
+def received_context(portal, provider, environ: dict, actor: Actor, client_filter: str, since: str) -> dict:
+    """Every client upload across all clients, newest first: nothing a client sends is missed."""
+    query = (select(AuditEvent).where(AuditEvent.action == "PUT", AuditEvent.role == "contact",
+                                      AuditEvent.status.in_((201, 204)))
+             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500))  # fmt: skip
+    if client_filter:
+        query = query.where(AuditEvent.client_id == client_filter)
+    if since:
+        try:
+            query = query.where(AuditEvent.at >= datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
+        except ValueError:
+            since = ""
+    with portal.sessions() as session:
+        events = session.scalars(query).all()
+    names = _client_names(portal)
+    rows = []
+    for event in events:
+        full = f"/{event.client_id}/{event.path}"
+        target = Target(split_path(full), exists=True)
+        visible = decide(actor, Action.READ, target, portal.rules_for(event.client_id, environ)).allowed
+        still_there = visible and provider.get_resource_inst(full, environ) is not None
+        rows.append({"when": event.at.strftime("%Y-%m-%d %H:%M"), "login": event.login, "path": event.path,
+                     "full_path": full, "url": quote(full) if still_there else None,
+                     "client_name": names.get(event.client_id, event.client_id),
+                     "client_url": quote(f"/{event.client_id}/"),
+                     "suggested": f"/{event.client_id}/Received/{event.path.rsplit('/', 1)[-1]}"})  # fmt: skip
+    return {"rows": rows, "client_filter": client_filter, "since": since}
+
+
+def _client_names(portal) -> dict[str, str]:
+    with portal.sessions() as session:
+        return dict(session.execute(select(Client.id, Client.name)).all())
+
+
+def _crumbs(parts: tuple[str, ...], names: dict[str, str], home: str) -> list[dict]:
+    crumbs = [{"name": home, "url": "/"}]
+    for depth in range(1, len(parts) + 1):
+        label = names.get(parts[0], parts[0]) if depth == 1 else parts[depth - 1]
+        crumbs.append({"name": label, "url": quote("/" + "/".join(parts[:depth]) + "/")})
+    return crumbs
+
+
+def _date(timestamp: float | None) -> str:
+    if not timestamp:
+        return ""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
