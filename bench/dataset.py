@@ -1,4 +1,4 @@
-"""The data set both servers serve: one client folder of many small files and one large file."""
+"""The data set every server serves: a folder of many small files, a large and a huge file, and a deep tree."""
 
 from __future__ import annotations
 
@@ -12,23 +12,56 @@ SMALL_FILES = 1000
 SMALL_SIZE = 10 * 1024
 BIG_FILE = "big.pdf"
 BIG_SIZE = 1024 * 1024
-# A Depth 1 listing of the data folder: the folder itself, the small files and the big one.
-LISTING_ENTRIES = 1 + SMALL_FILES + 1
+HUGE_FILE = "huge.pdf"
+# A Depth 1 listing of the data folder: the folder itself, the small files, the big and the huge one.
+LISTING_ENTRIES = 1 + SMALL_FILES + 2
+TREE_FOLDER = "Tree"
+TREE_FOLDERS = 100
+TREE_FILES_PER_FOLDER = 100
+TREE_LISTING_ENTRIES = 1 + TREE_FOLDERS
+HUGE_BLOCK = 1024 * 1024
 
 
 def small_name(index: int) -> str:
     return f"f{index:04d}.txt"
 
 
-def write_client_data(storage_root: Path) -> None:
+def tree_folder_name(index: int) -> str:
+    return f"d{index:02d}"
+
+
+def write_client_data(storage_root: Path, huge_size: int) -> None:
     """Write the files straight to disk: the bench measures serving them, not uploading them."""
-    folder = storage_root / CLIENT / DATA_FOLDER
+    client = storage_root / CLIENT
+    folder = client / DATA_FOLDER
     folder.mkdir(parents=True)
+    block = os.urandom(SMALL_SIZE)
     for index in range(SMALL_FILES):
-        (folder / small_name(index)).write_bytes(os.urandom(SMALL_SIZE))
+        (folder / small_name(index)).write_bytes(numbered(block, index))
     (folder / BIG_FILE).write_bytes(os.urandom(BIG_SIZE))
+    with open(folder / HUGE_FILE, "wb") as huge:
+        for chunk in blocks(huge_size):
+            huge.write(chunk)
+    for folder_index in range(TREE_FOLDERS):
+        branch = client / TREE_FOLDER / tree_folder_name(folder_index)
+        branch.mkdir(parents=True)
+        for index in range(TREE_FILES_PER_FOLDER):
+            (branch / small_name(index)).write_bytes(numbered(block, folder_index * TREE_FILES_PER_FOLDER + index))
+
+
+def blocks(size: int):
+    """`size` bytes in blocks of one random MiB, each numbered: cheap to make, never all in memory."""
+    block = os.urandom(HUGE_BLOCK)
+    for index, offset in enumerate(range(0, size, HUGE_BLOCK)):
+        yield numbered(block, index)[: size - offset]
+
+
+def numbered(block: bytes, index: int) -> bytes:
+    # A counter in front makes every file (and block) differ, without the cost of fresh random bytes.
+    prefix = f"{index:08d}".encode()
+    return prefix + block[len(prefix) :]
 
 
 def copy_tree(storage_root: Path, destination: Path) -> Path:
-    """Plain WsgiDAV gets its own copy, taken last, so both trees are identical."""
+    """Each other server gets its own copy, taken before any server starts, so all trees are identical."""
     return Path(shutil.copytree(storage_root, destination))

@@ -1,40 +1,33 @@
-"""The workloads: timed requests against one server, every answer checked."""
+"""Timed requests against one server, every answer checked: the parts every workload is made of."""
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
-from lxml import etree
 
 from bench import dataset
 from bench.errors import BenchError
 from bench.servers import Server
 
-PROPFIND = "PROPFIND Depth 1, 1,000 entries"
-GET = "GET 1 MiB"
-PUT = "PUT 10 KiB x 1,000"
-
-DATA_PATH = f"/{dataset.CLIENT}/{dataset.DATA_FOLDER}/"
-BIG_PATH = DATA_PATH + dataset.BIG_FILE
-# A fresh folder in the client's private area, where staff may create folders and files.
-UPLOAD_PATH = f"/{dataset.CLIENT}/Upload-1/"
-ALLPROP = b'<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><allprop/></propfind>'
 TIMEOUT_SECONDS = 60
 READ_CHUNK = 1024 * 1024
+ALLPROP = b'<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><allprop/></propfind>'
+XML = "application/xml"
 
 
 @dataclass(frozen=True)
 class Result:
     workload: str
     server: str
-    latencies: list[float]  # seconds, one per request
+    latencies: list[float]  # seconds, one per request (or per operation)
     wall_seconds: float
+    bytes_moved: int = 0  # body bytes sent or received, where throughput in MB/s means something
+    unit: str = "request"  # what one latency times: "request", or "operation" for a sequence of requests
 
     @property
     def requests(self) -> int:
@@ -44,6 +37,10 @@ class Result:
     def rps(self) -> float:
         return self.requests / self.wall_seconds
 
+    @property
+    def mb_per_s(self) -> float | None:
+        return self.bytes_moved / self.wall_seconds / 1e6 if self.bytes_moved else None
+
     def percentile_ms(self, percent: float) -> float:
         # Nearest rank: defined for a single sample too, as in a tiny --scale run.
         ordered = sorted(self.latencies)
@@ -51,66 +48,10 @@ class Result:
         return ordered[rank - 1] * 1000
 
 
-def scaled(base: int, scale: float) -> int:
-    return max(1, round(base * scale))
-
-
-def propfind_listing(server: Server, scale: float, concurrency: int) -> Result:
-    headers = {"Depth": "1", "Content-Type": "application/xml"}
-    with server.session() as session:
-        # Checked once, untimed: both servers must list the same entries for the race to be fair.
-        response = _send(server, PROPFIND, session, "PROPFIND", DATA_PATH, {207}, headers=headers, data=ALLPROP)
-        entries = len(etree.fromstring(response.content).findall("{DAV:}response"))
-        if entries != dataset.LISTING_ENTRIES:
-            raise BenchError(f"{server.name}: {PROPFIND}: listed {entries} entries, expected {dataset.LISTING_ENTRIES}")
-
-    def one(session: requests.Session) -> None:
-        _send(server, PROPFIND, session, "PROPFIND", DATA_PATH, {207}, headers=headers, data=ALLPROP)
-
-    return _concurrently(server, PROPFIND, scaled(40, scale), concurrency, one)
-
-
-def get_big_file(server: Server, scale: float, concurrency: int) -> Result:
-    def one(session: requests.Session) -> None:
-        response = _send(server, GET, session, "GET", BIG_PATH, {200}, stream=True)
-        try:
-            received = sum(len(chunk) for chunk in response.iter_content(READ_CHUNK))
-        except requests.RequestException as exc:
-            raise BenchError(f"{server.name}: {GET}: reading GET {BIG_PATH} failed: {exc}") from None
-        if received != dataset.BIG_SIZE:
-            raise BenchError(f"{server.name}: {GET}: got {received} bytes of {BIG_PATH}, expected {dataset.BIG_SIZE}")
-
-    return _concurrently(server, GET, scaled(200, scale), concurrency, one)
-
-
-def put_small_files(server: Server, scale: float, concurrency: int) -> Result:
-    """Sequential on one connection, whatever --concurrency says: the upload of a folder of files."""
-    payload = os.urandom(dataset.SMALL_SIZE)
-    count = scaled(dataset.SMALL_FILES, scale)
-    latencies = []
-    with server.session() as session:
-        _send(server, PUT, session, "MKCOL", UPLOAD_PATH, {201})
-        start = time.perf_counter()
-        for index in range(count):
-            path = UPLOAD_PATH + dataset.small_name(index)
-            began = time.perf_counter()
-            _send(server, PUT, session, "PUT", path, {201}, data=payload)
-            latencies.append(time.perf_counter() - began)
-        wall = time.perf_counter() - start
-    return Result(PUT, server.name, latencies, wall)
-
-
-WORKLOADS: dict[str, Callable[[Server, float, int], Result]] = {
-    PROPFIND: propfind_listing,
-    GET: get_big_file,
-    PUT: put_small_files,
-}
-
-
-def _concurrently(server: Server, workload: str, count: int, concurrency: int,
-                  one: Callable[[requests.Session], None]) -> Result:  # fmt: skip
-    """`count` requests spread over `concurrency` workers, each with its own keep-alive session."""
-    shares = [share for i in range(concurrency) if (share := count // concurrency + (i < count % concurrency))]
+def concurrently(server: Server, workload: str, count: int, workers: int, one: Callable[[requests.Session], None],
+                 *, bytes_each: int = 0, unit: str = "request") -> Result:  # fmt: skip
+    """`count` calls of `one` spread over `workers` threads, each with its own keep-alive session."""
+    shares = [share for i in range(workers) if (share := count // workers + (i < count % workers))]
 
     def worker(share: int) -> list[float]:
         latencies = []
@@ -124,13 +65,16 @@ def _concurrently(server: Server, workload: str, count: int, concurrency: int,
     start = time.perf_counter()
     with ThreadPoolExecutor(len(shares)) as pool:
         latencies = [latency for part in pool.map(worker, shares) for latency in part]
-    return Result(workload, server.name, latencies, time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return Result(workload, server.name, latencies, wall, bytes_moved=bytes_each * count, unit=unit)
 
 
-def _send(server: Server, workload: str, session: requests.Session, method: str, path: str,
-          expected: set[int], **kwargs) -> requests.Response:  # fmt: skip
+def send(server: Server, workload: str, session: requests.Session, method: str, path: str,
+         expected: set[int], **kwargs) -> requests.Response:  # fmt: skip
+    """One request, by path or by the full URL a listing gave; any other status voids the run."""
+    url = path if path.startswith("http") else server.url(path)
     try:
-        response = session.request(method, server.url(path), timeout=TIMEOUT_SECONDS, **kwargs)
+        response = session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as exc:
         raise BenchError(f"{server.name}: {workload}: {method} {path} failed: {exc}") from None
     if response.status_code not in expected:
@@ -139,3 +83,31 @@ def _send(server: Server, workload: str, session: requests.Session, method: str,
             f"expected {' or '.join(map(str, sorted(expected)))}:\n{response.text[:500]}"
         )
     return response
+
+
+def get_whole(server: Server, workload: str, session: requests.Session, path: str, size: int) -> None:
+    """GET a file in chunks, as a download to disk would, and check that all of it arrived."""
+    response = send(server, workload, session, "GET", path, {200}, stream=True)
+    try:
+        received = sum(len(chunk) for chunk in response.iter_content(READ_CHUNK))
+    except requests.RequestException as exc:
+        raise BenchError(f"{server.name}: {workload}: reading GET {path} failed: {exc}") from None
+    if received != size:
+        raise BenchError(f"{server.name}: {workload}: got {received} bytes of {path}, expected {size}")
+
+
+class StreamedBody:
+    """A request body made block by block from a generator, so 100 MiB never sits in the client's memory.
+
+    It has a length, so requests sends a Content-Length as most clients do for a file (Finder
+    alone sends chunked), and the servers can refuse an oversized upload before reading it.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return dataset.blocks(self.size)

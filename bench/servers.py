@@ -1,4 +1,4 @@
-"""Starting, probing and stopping the two servers under test, each in its own process."""
+"""Starting, probing and stopping the portal and plain WsgiDAV, each in its own process."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ LOG_TAIL_LINES = 20
 
 @dataclass
 class Server:
-    name: str  # the key in the JSON results: "portal" or "wsgidav"
+    name: str  # the key in the JSON results: "portal", "wsgidav", or a peer's name
     process: subprocess.Popen
     base_url: str
     auth: tuple[str, str] | None
@@ -42,12 +42,15 @@ class Server:
         return self.base_url + path.lstrip("/")
 
     def peak_rss_kib(self) -> int:
-        """VmHWM: the most resident memory the server process ever held, in KiB."""
+        """VmHWM: the most resident memory the server process held since it started (or since reset), in KiB."""
+        return self.memory_kib("VmHWM")
+
+    def memory_kib(self, field: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise BenchError(f"{self.name}: no VmHWM in /proc/{self.process.pid}/status")
+        raise BenchError(f"{self.name}: no {field} in /proc/{self.process.pid}/status")
 
     def log_tail(self) -> str:
         lines = self.log_path.read_text(errors="replace").splitlines()
@@ -86,7 +89,7 @@ def provision_portal(workdir: Path, storage_root: Path, threads: int) -> Path:
 def start_portal(workdir: Path, config_path: Path) -> Server:
     port = free_port()
     command = _console_script("davportal", "serve", "--config", str(config_path), "--host", HOST, "--port", str(port))
-    return _start("portal", command, port, (LOGIN, PASSWORD), workdir)
+    return start_process("portal", command, port, (LOGIN, PASSWORD), workdir)
 
 
 def start_wsgidav(workdir: Path, root: Path, threads: int) -> Server:
@@ -112,7 +115,7 @@ def start_wsgidav(workdir: Path, root: Path, threads: int) -> Server:
     }
     config_path.write_text(yaml.safe_dump(config))
     command = _console_script("wsgidav", "--config", str(config_path))
-    return _start("wsgidav", command, port, None, workdir)
+    return start_process("wsgidav", command, port, None, workdir)
 
 
 def free_port() -> int:
@@ -145,7 +148,8 @@ def _run_setup(args: list[str], stdin: str | None = None) -> None:
         raise BenchError(f"portal setup failed: davportal {' '.join(args)}\n{done.stderr.strip()}")
 
 
-def _start(name: str, command: list[str], port: int, auth, workdir: Path) -> Server:
+def start_process(name: str, command: list[str], port: int, auth, workdir: Path) -> Server:
+    """Start a server with its output in workdir/NAME.log; return once it answers PROPFIND."""
     log_path = workdir / f"{name}.log"
     # The log goes to a file, not a pipe: a pipe nobody reads would fill and stall the server.
     with open(log_path, "wb") as log:
