@@ -305,6 +305,18 @@ def user():
     """Any login, staff or contact."""
 
 
+@command(user, "unblock")
+@click.argument("login")
+def user_unblock(config, source, login):
+    """Let a login sign in again at once, after failed attempts spaced it out."""
+    from wsgidav_ext.authentication import unblock
+
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        networks = unblock(session, login)
+    click.echo(f"{login} may sign in again ({networks} network(s) were waiting).")
+
+
 @command(user, "disable")
 @click.argument("login")
 def user_disable(config, source, login):

@@ -8,11 +8,13 @@ from http import HTTPStatus
 class PortalError(Exception):
     status = HTTPStatus.INTERNAL_SERVER_ERROR
 
-    def __init__(self, reason: str, *, detail: str = "", condition: str | None = None):
+    def __init__(self, reason: str, *, detail: str = "", condition: str | None = None,
+                 headers: tuple[tuple[str, str], ...] = ()):  # fmt: skip
         super().__init__(reason)
         self.reason = reason  # for the contact, or the CLI's stderr
         self.detail = detail  # for the log only: paths on disk, SQL, hosts
         self.condition = condition  # a WebDAV precondition element, e.g. propfind-finite-depth
+        self.headers = headers  # e.g. Retry-After
 
 
 class ConfigError(PortalError):
@@ -45,6 +47,10 @@ class TooLarge(PortalError):
 
 class UnsupportedType(PortalError):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+
+
+class TooManyAttempts(PortalError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
 
 
 class BadGateway(PortalError):

@@ -153,6 +153,17 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class LoginThrottle(Base):
+    """Failed logins from one network, for one login (or "*" for all logins from that network)."""
+
+    __tablename__ = "login_throttle"
+    login: Mapped[str] = mapped_column(String(128), primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no new try before this
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class WebSession(Base):
     """A signed-in browser. Ends at sign-out, at expiry, or when the login's password changes."""
 

@@ -62,8 +62,11 @@ class Auth(Section):
     cache_seconds: float = Field(
         300, ge=0, description="How long a verified password is trusted without a new hash"
     )
-    slowdown_after: int = Field(3, ge=1, description="Failures for one login before answers slow down")
-    slowdown_max_seconds: float = Field(8, ge=0, description="Longest delay added to a failed login")
+    slowdown_after: int = Field(3, ge=1, description="Failures (login and network) before tries are spaced out")
+    slowdown_max_seconds: float = Field(25, ge=0, description="Longest wait between tries (doubling up to it)")
+    network_slowdown_after: int = Field(
+        30, ge=1, description="Failures from one network, across logins, before its tries are spaced out"
+    )
 
 
 class Limits(Section):

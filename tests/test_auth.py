@@ -7,8 +7,7 @@ import logging
 import pytest
 
 from provisioning import accounts
-from tests.conftest import PASSWORD, TEAM, basic_auth, raw_http
-from wsgidav_ext.authentication import failure_delay
+from tests.conftest import TEAM, basic_auth, raw_http
 
 
 @pytest.fixture
@@ -80,21 +79,10 @@ def test_malformed_authorization_is_refused_cleanly(portal, header):
     assert headers["www-authenticate"].startswith("Basic")
 
 
-def test_failures_are_logged_and_slowed_down(portal, caplog):
+def test_failures_are_logged(portal, caplog):
     with caplog.at_level(logging.WARNING, logger="davportal.auth"):
         portal.as_user("alice", "guess").propfind("/")
     assert "Failed login for 'alice'" in caplog.text
-    assert failure_delay(1, after=3, max_seconds=8) == 0
-    assert failure_delay(3, after=3, max_seconds=8) == 0.25
-    assert failure_delay(5, after=3, max_seconds=8) == 1.0
-    assert failure_delay(50, after=3, max_seconds=8) == 8
-
-
-def test_success_resets_the_failure_count(portal):
-    portal.as_user("alice", "guess").propfind("/")
-    assert portal.portal.authenticator._failures.get("alice", (0,))[0] == 1
-    portal.as_user("alice", PASSWORD).propfind("/")
-    assert "alice" not in portal.portal.authenticator._failures
 
 
 def test_basic_header_with_utf8_password(fresh_portal):

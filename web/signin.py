@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import NotAllowed, NotFound
+from davportal.errors import NotAllowed, NotFound, TooManyAttempts
 from web import actions, sessions
 from web.render import WEB, cookies, redirect, respond, set_cookie, wants_html
 from web.views import received_context
@@ -116,7 +116,12 @@ class WebSignIn(BaseMiddleware):
             return self._login_page(environ, start_response, next_path=next_path, status="403 Forbidden",
                                     error="The sign-in page was out of date: please try again.")  # fmt: skip
         login, password = form.get("login", "").strip(), form.get("password", "")
-        actor = self.portal.authenticator.authenticate(login, password, environ.get("REMOTE_ADDR", ""))
+        try:
+            actor = self.portal.authenticator.authenticate(login, password, environ.get("REMOTE_ADDR", ""))
+        except TooManyAttempts as refused:
+            environ[ATTEMPTED_LOGIN_KEY] = login  # audited as a blocked login
+            return self._login_page(environ, start_response, next_path=next_path, login=login,
+                                    status="429 Too Many Requests", error=refused.reason)  # fmt: skip
         if actor is None:
             environ[ATTEMPTED_LOGIN_KEY] = login  # audited as a failed login, as for Basic auth
             return self._login_page(environ, start_response, next_path=next_path, login=login,

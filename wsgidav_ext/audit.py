@@ -75,8 +75,9 @@ class AuditTrail(BaseMiddleware):
         common = {"status": status, "remote_addr": environ.get("REMOTE_ADDR")}
         if actor is None:
             attempted = environ.get(ATTEMPTED_LOGIN_KEY)
-            if status == 401 and attempted is not None:
-                return [AuditEvent(login=attempted[:128], role=None, action="LOGIN-FAILED",
+            if status in (401, 429) and attempted is not None:
+                action = "LOGIN-FAILED" if status == 401 else "LOGIN-BLOCKED"
+                return [AuditEvent(login=attempted[:128], role=None, action=action,
                                    **_where(environ["PATH_INFO"]), **common)]  # fmt: skip
             return []
         who = {"login": actor.login, "role": actor.role.value}

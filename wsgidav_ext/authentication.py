@@ -5,21 +5,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.models import Account, Membership
+from davportal.errors import TooManyAttempts
+from davportal.models import Account, LoginThrottle, Membership, utcnow
 from davportal.passwords import verify
 from davportal.settings import Auth
 from policy import Actor, Role
+from policy.throttle import EVERY_LOGIN, delay_after, network_of
 
 _logger = logging.getLogger("davportal.auth")
 CACHE_SIZE = 10_000
+MAX_PARALLEL_HASHES = 2
 
 
 class Authenticator:
@@ -27,25 +32,29 @@ class Authenticator:
         self.sessions = sessions
         self.settings = settings
         self._secret = secrets.token_bytes(32)
-        # key -> expiry. The key covers the stored hash, so a new password misses the cache at once.
+        # key -> expiry of a verified (login, stored hash, password)
         self._verified: OrderedDict[bytes, float] = OrderedDict()
-        self._failures: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(MAX_PARALLEL_HASHES)
         self.hashes_verified = 0  # argon2 verifications done: the cache keeps this low
 
     def authenticate(self, login: str, password: str, remote_addr: str = "") -> Actor | None:
+        """The actor, or None for a wrong login; TooManyAttempts while this login and network wait."""
         account, clients = self._load(login)
+        if account is not None and not account.disabled and self._cached(account, password):
+            return self._actor(account, clients)
+        network = network_of(remote_addr)
+        self._refuse_if_waiting(login, network)
         # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
-        if self._check(account, password) and not account.disabled:
-            self._failures.pop(login, None)
-            return Actor(
-                login=account.login,
-                role=Role(account.role),
-                is_admin=account.is_admin,
-                clients=clients,
-            )
-        self._failed(login, remote_addr, disabled=account is not None and account.disabled)
+        if self._verify(account, password) and not account.disabled:
+            self._forgive(login, network)
+            return self._actor(account, clients)
+        self._failed(login, network, remote_addr, disabled=account is not None and account.disabled)
         return None
+
+    @staticmethod
+    def _actor(account: Account, clients: dict[str, str]) -> Actor:
+        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients)
 
     def actor_of(self, login: str) -> Actor | None:
         """The actor of a signed-in browser session (its password was checked at sign-in)."""
@@ -70,45 +79,72 @@ class Authenticator:
         clients = {client_id: ptype for _, client_id, ptype in rows if client_id is not None}
         return rows[0][0], clients
 
-    def _check(self, account: Account | None, password: str) -> bool:
-        if account is None:
-            self.hashes_verified += 1
-            return verify(None, password)
-        key = hmac.new(
-            self._secret,
-            b"\0".join(s.encode() for s in (account.login, account.password_hash or "", password)),
-            hashlib.sha256,
-        ).digest()
-        now = time.monotonic()
+    def _key(self, account: Account, password: str) -> bytes:
+        # The key covers the stored hash, so a new password misses the cache at once.
+        material = b"\0".join(s.encode() for s in (account.login, account.password_hash or "", password))
+        return hmac.new(self._secret, material, hashlib.sha256).digest()
+
+    def _cached(self, account: Account, password: str) -> bool:
+        key = self._key(account, password)
         with self._lock:
             expiry = self._verified.get(key)
-            if expiry is not None and expiry > now:
+            if expiry is not None and expiry > time.monotonic():
                 self._verified.move_to_end(key)
                 return True
-        self.hashes_verified += 1
-        if not verify(account.password_hash, password):
-            return False
-        with self._lock:
-            self._verified[key] = now + self.settings.cache_seconds
-            while len(self._verified) > CACHE_SIZE:
-                self._verified.popitem(last=False)
-        return True
+        return False
 
-    def _failed(self, login: str, remote_addr: str, *, disabled: bool) -> None:
-        with self._lock:
-            count = self._failures.get(login, (0, 0.0))[0] + 1
-            self._failures[login] = (count, time.monotonic())
-        _logger.warning(
-            "Failed login for %r from %s (%s, failure %d)",
-            login, remote_addr or "?", "disabled" if disabled else "bad credentials", count,
-        )  # fmt: skip
-        delay = failure_delay(count, self.settings.slowdown_after, self.settings.slowdown_max_seconds)
-        if delay:
-            time.sleep(delay)
+    def _verify(self, account: Account | None, password: str) -> bool:
+        # argon2 takes 64 MiB a verification: a few at a time keep a flood of logins from
+        # running the server out of memory.
+        with self._hashing:
+            self.hashes_verified += 1
+            ok = verify(account.password_hash if account else None, password)
+        if ok and account is not None:
+            with self._lock:
+                self._verified[self._key(account, password)] = time.monotonic() + self.settings.cache_seconds
+                while len(self._verified) > CACHE_SIZE:
+                    self._verified.popitem(last=False)
+        return ok
+
+    def _refuse_if_waiting(self, login: str, network: str) -> None:
+        with self.sessions() as session:
+            waits = session.scalars(select(LoginThrottle.not_before).where(
+                LoginThrottle.network == network, LoginThrottle.login.in_((login, EVERY_LOGIN)))).all()  # fmt: skip
+        now = utcnow()
+        latest = max((_aware(w) for w in waits), default=now)
+        if latest > now:
+            seconds = max(1, math.ceil((latest - now).total_seconds()))
+            _logger.warning("Login %r from %s refused for %d s after repeated failures", login, network, seconds)
+            raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
+                                  headers=(("Retry-After", str(seconds)),))  # fmt: skip
+
+    def _forgive(self, login: str, network: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(LoginThrottle).where(LoginThrottle.login == login, LoginThrottle.network == network))
+
+    def _failed(self, login: str, network: str, remote_addr: str, *, disabled: bool) -> None:
+        now, settings = utcnow(), self.settings
+        counters = ((login[:128], settings.slowdown_after), (EVERY_LOGIN, settings.network_slowdown_after))
+        with self.sessions.begin() as session:
+            for who, free in counters:
+                row = session.get(LoginThrottle, (who, network))
+                if row is None:
+                    row = LoginThrottle(login=who, network=network, failures=0)
+                    session.add(row)
+                row.failures += 1
+                row.last_failure_at = now
+                wait = delay_after(row.failures, free=free, cap=settings.slowdown_max_seconds)
+                row.not_before = now + timedelta(seconds=wait)
+                if who != EVERY_LOGIN:
+                    count = row.failures
+        _logger.warning("Failed login for %r from %s (%s, failure %d)", login, remote_addr or "?",
+                        "disabled" if disabled else "bad credentials", count)  # fmt: skip
 
 
-def failure_delay(failures: int, after: int, max_seconds: float) -> float:
-    """No delay for the first few mistakes, then doubling from a quarter second to the cap."""
-    if failures < after:
-        return 0.0
-    return min(max_seconds, 0.25 * 2 ** (failures - after))
+def unblock(session: Session, login: str) -> int:
+    """Forget a login's failures (every network); returns how many networks were waiting."""
+    return session.execute(delete(LoginThrottle).where(LoginThrottle.login == login)).rowcount
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone

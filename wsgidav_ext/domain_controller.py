@@ -31,11 +31,9 @@ class PortalDomainController(BaseDomainController):
         return False  # argon2 hashes cannot answer a Digest challenge
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        actor = self.portal.authenticator.authenticate(
-            user_name, password, environ.get("REMOTE_ADDR", "")
-        )
+        environ[ATTEMPTED_LOGIN_KEY] = user_name  # for the audit, should this fail or be refused
+        actor = self.portal.authenticator.authenticate(user_name, password, environ.get("REMOTE_ADDR", ""))
         if actor is None:
-            environ[ATTEMPTED_LOGIN_KEY] = user_name
             return False
         environ[ACTOR_KEY] = actor
         return True

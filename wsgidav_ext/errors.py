@@ -63,6 +63,7 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
         status = f"{int(exc.status)} {exc.status.phrase}"
         reason = exc.reason
         condition = exc.condition
+        extra_headers = list(exc.headers)
         if exc.detail:
             _logger.info("%s %s: %s (%s)", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                          reason, exc.detail)  # fmt: skip
