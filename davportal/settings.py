@@ -101,6 +101,19 @@ class Notifications(Section):
     send_in_serve: bool = Field(True, description="`davportal serve` also sends the emails")
 
 
+class Antivirus(Section):
+    clamd_socket: str | None = Field(
+        None, description="clamd's socket (a path, or tcp://host:port); without one, uploads are not scanned"
+    )
+    on_infected: Literal["refuse", "quarantine"] = Field(
+        "refuse", description="An infected upload is discarded, or kept apart for the admin"
+    )
+    when_unavailable: Literal["refuse", "accept"] = Field(
+        "refuse", description="When clamd cannot be reached: refuse uploads (503), or store them unscanned"
+    )
+    timeout_seconds: float = Field(120, gt=0, description="How long a scan may take")
+
+
 class Web(Section):
     session_hours: float = Field(12, gt=0, description="How long a browser stays signed in")
     logo_url: str | None = Field(None, description="The firm's logo on every page (an https URL or /path)")
@@ -114,6 +127,9 @@ class Settings(Section):
     )
     storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
     matter_types_file: Path | None = Field(None, description="YAML file of matter types (folder templates)")
+    behind_tls_proxy: bool = Field(
+        False, description="Served plain HTTP behind a proxy that terminates TLS (so it may listen beyond loopback)"
+    )
     trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
         (), description="Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed"
     )
@@ -125,6 +141,7 @@ class Settings(Section):
     mail: Mail = Mail()
     notifications: Notifications = Notifications()
     web: Web = Web()
+    antivirus: Antivirus = Antivirus()
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:

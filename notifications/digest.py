@@ -18,7 +18,7 @@ from davportal.storage import Storage
 
 LEFT_OUT = -1  # a notice whose document was removed before the email went out
 WHAT = {"new": "new", "updated": "new version", "moved": "moved", "copied": "copied", "shared": "shared with you",
-        "uploaded": "uploaded"}  # fmt: skip
+        "uploaded": "uploaded", "infected": "REFUSED: it contains a virus; not stored"}  # fmt: skip
 _templates = Environment(loader=PackageLoader("notifications"), autoescape=select_autoescape(["html.j2"]),
                          trim_blocks=True, lstrip_blocks=True)  # fmt: skip
 
@@ -53,6 +53,8 @@ def compose_due(session: Session, settings: Settings, storage: Storage, *, now: 
 
 
 def _still_there(session: Session, storage: Storage, notice: Notice) -> bool:
+    if notice.kind == "infected":
+        return True  # about a file that was never stored
     if not storage.path_of((notice.client_id, *notice.path.split("/"))).is_file():
         return False
     if notice.kind == "shared":

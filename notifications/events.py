@@ -15,6 +15,7 @@ from policy.names import is_desktop_file, is_reserved
 
 # kinds of notice
 NEW, UPDATED, MOVED, COPIED, SHARED, UPLOADED = "new", "updated", "moved", "copied", "shared", "uploaded"
+INFECTED = "infected"  # an upload refused for a virus: staff hear of it
 
 
 def worth_telling(path: str) -> bool:
@@ -43,9 +44,12 @@ def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *,
     return count
 
 
-def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str) -> int:
-    """A client uploaded: the firm's address and the client's assigned staff hear of it."""
-    if not (settings.enabled and settings.staff_on_client_upload and worth_telling(path)):
+def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str,
+               kind: str = UPLOADED) -> int:  # fmt: skip
+    """A client uploaded (or tried to upload a virus): the firm's address and assigned staff hear of it."""
+    if not settings.enabled or not worth_telling(path):
+        return 0
+    if kind == UPLOADED and not settings.staff_on_client_upload:
         return 0
     recipients = {settings.staff_address} if settings.staff_address else set()
     assigned = session.scalar(select(Account.email).join(Client, Client.assigned_staff == Account.login)
@@ -53,7 +57,7 @@ def tell_staff(session: Session, settings: Notifications, *, client_id: str, pat
     if assigned:
         recipients.add(assigned)
     for email in sorted(recipients):
-        session.add(Notice(recipient=email, recipient_name="staff", to_staff=True, kind=UPLOADED,
+        session.add(Notice(recipient=email, recipient_name="staff", to_staff=True, kind=kind,
                            client_id=client_id, path=path, actor=actor))  # fmt: skip
     return len(recipients)
 

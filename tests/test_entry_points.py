@@ -130,3 +130,12 @@ def test_demo_prints_logins_that_work(tmp_path):
         assert (tmp_path / "davportal-data" / "davportal.db").exists()
     finally:
         process.stop()
+
+
+def test_serving_passwords_in_clear_text_beyond_this_machine_is_refused(tmp_path):
+    port = _free_port()
+    result = subprocess.run([*_console("davportal"), "serve", "--host", "0.0.0.0", "--port", str(port)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DAVPORTAL_CONFIG": "", "DAVPORTAL_DATABASE_URL": ""})  # fmt: skip
+    assert result.returncode == 1
+    assert "Refusing to serve passwords in clear text on 0.0.0.0" in result.stderr

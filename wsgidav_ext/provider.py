@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import uuid
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -20,8 +21,10 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from davportal import documents, trash
 from notifications import events
 from policy import Action, Role, Target, decide
-from policy.names import is_desktop_file, is_reserved, normalize
+from policy.names import RESERVED_PREFIX, is_desktop_file, is_reserved, normalize
+from wsgidav_ext.antivirus import Infected, ScannerUnavailable
 from wsgidav_ext.atomic import AtomicUpload, copy_atomically, sync_folder
+from wsgidav_ext.audit import add_event
 from wsgidav_ext.audit_keys import AUDIT_PATH_KEY
 from wsgidav_ext.domain_controller import ACTOR_KEY
 from wsgidav_ext.paths import split_path
@@ -30,6 +33,7 @@ from wsgidav_ext.runtime import Portal
 from wsgidav_ext.shared_view import shared_view
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
+QUARANTINE_FOLDER = RESERVED_PREFIX + "quarantine"  # infected uploads kept apart, for the admin
 
 
 class PortalProvider(DAVProvider):
@@ -183,6 +187,33 @@ class PortalProvider(DAVProvider):
                                  path="/".join((*dest_parts[1:], *relative)), actor=actor.login,
                                  could_read_before=could_read_before)  # fmt: skip
 
+    def screen(self, environ: dict, upload: AtomicUpload, path: str) -> None:
+        """Scan an upload before anyone can see it; an infected one is refused (or quarantined)."""
+        scanner, settings = self.portal.scanner, self.portal.settings.antivirus
+        if scanner is None or upload.size == 0:
+            return
+        try:
+            verdict = scanner.scan(upload.temp)
+        except ScannerUnavailable:
+            if settings.when_unavailable == "accept":
+                add_event(environ, "UNSCANNED", path, "stored without a virus scan: the scanner was unavailable")
+                return
+            upload.discard()
+            raise
+        if verdict.clean:
+            return
+        parts = split_path(path)
+        if settings.on_infected == "quarantine":
+            quarantine = self.storage.root / QUARANTINE_FOLDER
+            quarantine.mkdir(exist_ok=True)
+            os.replace(upload.temp, quarantine / f"{uuid.uuid4().hex}-{parts[-1]}")
+        upload.discard()
+        add_event(environ, "VIRUS", path, verdict.signature)
+        with self.portal.sessions.begin() as session:  # kept even though the request is refused
+            events.tell_staff(session, self.portal.settings.notifications, client_id=parts[0], kind=events.INFECTED,
+                              path="/".join(parts[1:]), actor=environ[ACTOR_KEY].login)  # fmt: skip
+        raise Infected(parts[-1], verdict.signature)
+
     def trash(self, resource: _OnDisk) -> None:
         """Out of every listing at once; bytes and records kept for the retention period."""
         parts = split_path(resource.path)
@@ -335,6 +366,8 @@ class PortalFile(_OnDisk, DAVNonCollection):
             upload.discard()
             return
         new = self.st is None
+        upload.close()
+        self.provider.screen(self.environ, upload, self.path)
         upload.commit()
         self.st = os.lstat(self.disk)
         self.provider.record(self.environ, self.path, is_folder=False, digests=upload.digests)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import threading
@@ -12,12 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davportal.db import create_schema, make_engine, session_factory
+from davportal.errors import ConfigError
 from davportal.models import Client
 from davportal.settings import Settings, settings_of
 from davportal.storage import Storage
 from policy import RuleBook
 from policy.names import RESERVED_PREFIX
 from provisioning.matter_types import load_matter_types
+from wsgidav_ext.antivirus import Clamd
 from wsgidav_ext.authentication import Authenticator
 
 _logger = logging.getLogger("davportal")
@@ -38,6 +41,7 @@ class Portal:
         self.matter_types = load_matter_types(settings.matter_types_file, team_shared=settings.folders.team_shared,
                                               client_shared=settings.folders.client_shared)  # fmt: skip
         self.authenticator = Authenticator(self.sessions, settings.auth)
+        self.scanner = Clamd(settings.antivirus) if settings.antivirus.clamd_socket else None
 
     def rules_for(self, client_id: str | None, environ: dict | None = None) -> RuleBook:
         """The rules of a client's folders: its matter type's, or the two areas alone."""
@@ -67,8 +71,24 @@ class Portal:
         with _lock:
             portal = config.get(_RUNTIME_KEY)
             if portal is None:
-                portal = config[_RUNTIME_KEY] = cls(settings_of(config))
+                settings = settings_of(config)
+                check_transport(config, settings)
+                portal = config[_RUNTIME_KEY] = cls(settings)
             return portal
+
+
+def check_transport(config: dict[str, Any], settings: Settings) -> None:
+    """Passwords travel in Basic auth: beyond this machine, only over TLS (here or at a proxy)."""
+    host = str(config.get("host") or "127.0.0.1")
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not (loopback or config.get("ssl_certificate") or settings.behind_tls_proxy):
+        raise ConfigError(
+            f"Refusing to serve passwords in clear text on {host}: give ssl_certificate and ssl_private_key, "
+            "or set davportal.behind_tls_proxy: true when a proxy terminates TLS in front of the portal."
+        )
 
 
 def sweep_partial_uploads(storage: Storage, stale_seconds: float) -> int:
