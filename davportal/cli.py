@@ -317,6 +317,44 @@ def user_unblock(config, source, login):
     click.echo(f"{login} may sign in again ({networks} network(s) were waiting).")
 
 
+@user.group("2fa")
+def user_two_factor():
+    """Two-factor sign-in."""
+
+
+@command(user_two_factor, "reset")
+@click.argument("login")
+def user_two_factor_reset(config, source, login):
+    """Turn two-factor sign-in off for a login (a lost phone): they set it up again at next sign-in."""
+    from davportal import two_factor
+
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        was_on = two_factor.reset(session, login)
+    click.echo(f"Two-factor sign-in for {login} {'is now off' if was_on else 'was not on'}.")
+
+
+@command(user, "app-passwords")
+@click.argument("login")
+@click.option("--revoke", "revoke_id", type=int, help="Revoke this app password (its id).")
+def user_app_passwords(config, source, login, revoke_id):
+    """List a login's app passwords (name, created, last used), or revoke one."""
+    from davportal import two_factor
+
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        if revoke_id is not None:
+            two_factor.revoke_app_password(session, login, revoke_id)
+            click.echo(f"App password {revoke_id} of {login} revoked.")
+            return
+        apps = two_factor.list_app_passwords(session, login)
+    if not apps:
+        click.echo(f"{login} has no app passwords.")
+    for app in apps:
+        last = app.last_used_at.isoformat(timespec="seconds") if app.last_used_at else "never used"
+        click.echo(f"{app.id}\t{app.name}\t{app.created_at.isoformat(timespec='seconds')}\t{last}")
+
+
 @command(user, "disable")
 @click.argument("login")
 def user_disable(config, source, login):

@@ -27,6 +27,21 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Two-factor sign-in: a TOTP secret once enrolment is confirmed, and one-time recovery codes (hashed).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    recovery_codes: Mapped[list | None] = mapped_column(JSON)
+
+
+class AppPassword(Base):
+    """A password for one drive or app, for a login with two-factor sign-in (WebDAV cannot ask for a code)."""
+
+    __tablename__ = "app_password"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(ForeignKey("account.login", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(Text)  # argon2 of the secret part
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Client(Base):
@@ -171,6 +186,8 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
     login: Mapped[str] = mapped_column(ForeignKey("account.login", ondelete="CASCADE"), index=True)
     csrf: Mapped[str] = mapped_column(String(64))  # every form and upload must carry it
+    # "code": the password was right, the two-factor code is still to come; "enrol": staff must set it up first.
+    pending: Mapped[str | None] = mapped_column(String(16))
     password_fingerprint: Mapped[str] = mapped_column(String(64))  # of the hash at sign-in
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,11 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def hash_secret(secret: str) -> str:
+    """argon2 of a generated secret (an app password, a recovery code): no length rule to apply."""
+    return _hasher.hash(secret)
+
+
 def verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or UNKNOWN_LOGIN_HASH, password) and bool(password_hash)

@@ -64,6 +64,7 @@ class Auth(Section):
     )
     slowdown_after: int = Field(3, ge=1, description="Failures (login and network) before tries are spaced out")
     slowdown_max_seconds: float = Field(25, ge=0, description="Longest wait between tries (doubling up to it)")
+    staff_two_factor: bool = Field(False, description="Staff must sign in to the web with a code (TOTP)")
     network_slowdown_after: int = Field(
         30, ge=1, description="Failures from one network, across logins, before its tries are spaced out"
     )

@@ -1,8 +1,9 @@
 """After the policy has said yes: a browser on a folder gets its page; files get safe headers.
 
-A WebDAV client never GETs a folder (it lists with PROPFIND), so a GET of a folder asking for
-HTML is a browser. Files are served by WsgiDAV as for any client, with headers that keep a
-browser from running them: only PDFs and images preview inline, everything else downloads.
+A WebDAV client never GETs a folder (it lists with PROPFIND), so a GET of a folder is a browser
+(or something acting like one): it gets the folder's page. Files are served by WsgiDAV as for
+any client, with headers that keep a browser from running them: only PDFs and images preview
+inline, everything else downloads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, quote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from web.render import respond, set_cookie, wants_html
+from web.render import respond, set_cookie
 from web.signin import FLASH_COOKIE, common_context
 from web.views import PREVIEWABLE, folder_context
 from wsgidav_ext.audit_keys import TARGET_KEY
@@ -31,8 +32,6 @@ class WebPages(BaseMiddleware):
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD") or target is None or not target.exists:
             return self.next_app(environ, start_response)
         if target.is_collection:
-            if not wants_html(environ):
-                return self.next_app(environ, start_response)
             actor = environ[ACTOR_KEY]
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             context = common_context(self.portal, environ, actor) | folder_context(

@@ -19,6 +19,7 @@ COOKIE = "davportal_session"
 class Signed:
     login: str
     csrf: str
+    pending: str | None  # "code" or "enrol" until the second factor is done
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -29,19 +30,27 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: Session, login: str, password_hash: str | None, lifetime: timedelta) -> tuple[str, str]:
+def start(session: Session, login: str, password_hash: str | None, lifetime: timedelta, *,
+          pending: str | None = None) -> tuple[str, str]:  # fmt: skip
     """A new session; returns (cookie token, CSRF token)."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     session.add(WebSession(token_hash=_hash(token), login=login, csrf=csrf, expires_at=utcnow() + lifetime,
-                           password_fingerprint=fingerprint(password_hash)))  # fmt: skip
+                           password_fingerprint=fingerprint(password_hash), pending=pending))  # fmt: skip
     return token, csrf
+
+
+def complete(session: Session, token: str) -> None:
+    """The second factor is done: the session is a full one now."""
+    row = session.get(WebSession, _hash(token))
+    if row is not None:
+        row.pending = None
 
 
 def find(session: Session, token: str, now: datetime | None = None) -> Signed | None:
     """The session's login, if it is still good: not expired, not disabled, same password."""
     row = session.execute(
         select(WebSession.login, WebSession.csrf, WebSession.password_fingerprint, WebSession.expires_at,
-               Account.password_hash, Account.disabled)
+               WebSession.pending, Account.password_hash, Account.disabled)
         .join(Account, Account.login == WebSession.login)
         .where(WebSession.token_hash == _hash(token))
     ).first()  # fmt: skip
@@ -50,7 +59,7 @@ def find(session: Session, token: str, now: datetime | None = None) -> Signed | 
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=(now or utcnow()).tzinfo)
     if row.disabled or expires < (now or utcnow()) or row.password_fingerprint != fingerprint(row.password_hash):
         return None
-    return Signed(row.login, row.csrf)
+    return Signed(row.login, row.csrf, row.pending)
 
 
 def end(session: Session, token: str) -> None:

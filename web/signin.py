@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, quote, unquote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import NotAllowed, NotFound, TooManyAttempts
+from davportal import two_factor
+from davportal.errors import NotAllowed, NotFound, PortalError, TooManyAttempts
 from web import actions, sessions
 from web.render import WEB, cookies, redirect, respond, set_cookie, wants_html
 from web.views import received_context
@@ -40,6 +41,8 @@ class WebSignIn(BaseMiddleware):
         signed = self._session(environ)
         if path.startswith(WEB + "/"):
             return self._route(environ, start_response, path[len(WEB):], signed)
+        if signed is not None and signed.pending:
+            return redirect(start_response, f"{WEB}/login/code" if signed.pending == "code" else f"{WEB}/account")
         if signed is None and "HTTP_AUTHORIZATION" not in environ and _browser_navigation(environ):
             return redirect(start_response, f"{WEB}/login?next={quote(path)}")
         if signed is not None and environ["REQUEST_METHOD"] not in SAFE_METHODS:
@@ -56,9 +59,10 @@ class WebSignIn(BaseMiddleware):
         actor = self.portal.authenticator.actor_of(signed.login) if signed else None
         if actor is None:
             return None
-        environ[ACTOR_KEY] = actor
-        environ[TRUSTED_KEY] = actor.login
         environ[CSRF_KEY] = signed.csrf
+        if signed.pending is None:  # a session waiting for its second factor opens nothing yet
+            environ[ACTOR_KEY] = actor
+            environ[TRUSTED_KEY] = actor.login
         return signed
 
     # --- the page routes ---------------------------------------------------------------
@@ -73,6 +77,12 @@ class WebSignIn(BaseMiddleware):
             return self._logout(environ, start_response, signed)
         if signed is None:
             return redirect(start_response, f"{WEB}/login")
+        if route == "/login/code" and signed.pending == "code":
+            return self._code(environ, start_response, signed)
+        if route == "/account":
+            return self._account(environ, start_response, signed)
+        if signed.pending:
+            return redirect(start_response, f"{WEB}/login/code" if signed.pending == "code" else f"{WEB}/account")
         actor = environ[ACTOR_KEY]
         if route == "/received" and method == "GET" and not actor.is_contact:
             query = _query(environ)
@@ -117,7 +127,7 @@ class WebSignIn(BaseMiddleware):
                                     error="The sign-in page was out of date: please try again.")  # fmt: skip
         login, password = form.get("login", "").strip(), form.get("password", "")
         try:
-            actor = self.portal.authenticator.authenticate(login, password, environ.get("REMOTE_ADDR", ""))
+            actor = self.portal.authenticator.authenticate(login, password, environ.get("REMOTE_ADDR", ""), web=True)
         except TooManyAttempts as refused:
             environ[ATTEMPTED_LOGIN_KEY] = login  # audited as a blocked login
             return self._login_page(environ, start_response, next_path=next_path, login=login,
@@ -126,13 +136,82 @@ class WebSignIn(BaseMiddleware):
             environ[ATTEMPTED_LOGIN_KEY] = login  # audited as a failed login, as for Basic auth
             return self._login_page(environ, start_response, next_path=next_path, login=login,
                                     status="401 Unauthorized", error="The login or password is not right.")  # fmt: skip
+        account = self.portal.authenticator.account_of(actor.login)
+        pending = "code" if account.totp_secret else (
+            "enrol" if not actor.is_contact and self.portal.settings.auth.staff_two_factor else None)  # fmt: skip
         lifetime = timedelta(hours=self.portal.settings.web.session_hours)
         with self.portal.sessions.begin() as session:
-            token, _ = sessions.start(session, actor.login, self.portal.authenticator.password_hash_of(actor.login),
-                                      lifetime)  # fmt: skip
+            token, _ = sessions.start(session, actor.login, account.password_hash, lifetime, pending=pending)
         cookie = set_cookie(environ, sessions.COOKIE, token, max_age=int(lifetime.total_seconds()))
         used = set_cookie(environ, LOGIN_CSRF_COOKIE, "", max_age=0)
-        return redirect(start_response, quote(next_path), extra=[cookie, used])
+        after = {"code": f"{WEB}/login/code?next={quote(next_path)}", "enrol": f"{WEB}/account"}.get(pending)
+        return redirect(start_response, after or quote(next_path), extra=[cookie, used])
+
+    def _code(self, environ, start_response, signed):
+        """The second step of a sign-in with two-factor: a code from the app, or a recovery code."""
+        context = self._common(environ, None) | {"next": _query(environ).get("next", "/"), "error": ""}
+        if environ["REQUEST_METHOD"] != "POST":
+            return respond(environ, start_response, "200 OK", "code.html", context)
+        form = _form(environ)
+        if not secrets.compare_digest(form.get("csrf", ""), signed.csrf):
+            raise NotAllowed("This page is out of date: reload it and try again.")
+        authenticator, address = self.portal.authenticator, environ.get("REMOTE_ADDR", "")
+        next_path = form.get("next", "/")
+        next_path = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+        try:
+            authenticator.refuse_if_waiting(signed.login, address)
+        except TooManyAttempts as refused:
+            environ[ATTEMPTED_LOGIN_KEY] = signed.login
+            return respond(environ, start_response, "429 Too Many Requests", "code.html",
+                           context | {"next": next_path, "error": refused.reason})  # fmt: skip
+        with self.portal.sessions.begin() as session:
+            ok = two_factor.second_factor_ok(session, signed.login, form.get("code", ""))
+            if ok:
+                sessions.complete(session, cookies(environ)[sessions.COOKIE])
+        if not ok:
+            authenticator.count_failure(signed.login, address)  # codes are throttled like passwords
+            environ[ATTEMPTED_LOGIN_KEY] = signed.login
+            return respond(environ, start_response, "401 Unauthorized", "code.html",
+                           context | {"next": next_path, "error": "That code is not right."})  # fmt: skip
+        return redirect(start_response, quote(next_path))
+
+    def _account(self, environ, start_response, signed):
+        """Two-factor enrolment and app passwords."""
+        login = signed.login
+        shown_once, recovery_codes, error = "", [], ""
+        if environ["REQUEST_METHOD"] == "POST":
+            form = _form(environ)
+            if not secrets.compare_digest(form.get("csrf", ""), signed.csrf):
+                raise NotAllowed("This page is out of date: reload it and try again.")
+            try:
+                with self.portal.sessions.begin() as session:
+                    action = form.get("action")
+                    if action == "enable":
+                        recovery_codes = two_factor.enable(session, login, form.get("secret", ""), form.get("code", ""))
+                        shown_once = "Two-factor sign-in is on."
+                        sessions.complete(session, cookies(environ)[sessions.COOKIE])
+                        signed = sessions.Signed(signed.login, signed.csrf, None)
+                    elif action == "create" and not signed.pending:
+                        shown_once = two_factor.create_app_password(session, login, form.get("name", ""))
+                    elif action == "revoke" and not signed.pending:
+                        two_factor.revoke_app_password(session, login, int(form.get("id", "0") or 0))
+            except PortalError as refused:
+                error = refused.reason
+        account = self.portal.authenticator.account_of(login)
+        with self.portal.sessions() as session:
+            apps = two_factor.list_app_passwords(session, login)
+        secret = two_factor.new_secret()
+        actor = self.portal.authenticator.actor_of(login) if not signed.pending else None
+        context = self._common(environ, actor) | {
+            "two_factor": bool(account.totp_secret), "must_enrol": signed.pending == "enrol", "secret": secret,
+            "qr": two_factor.qr_svg(secret, login, self.portal.settings.firm_name), "shown_once": shown_once,
+            "recovery_codes": recovery_codes,
+            "app_passwords": [{"id": a.id, "name": a.name, "created": _day(a.created_at),
+                               "last_used": _day(a.last_used_at)} for a in apps],
+        }  # fmt: skip
+        if error:
+            context |= {"message": error, "message_kind": "error"}
+        return respond(environ, start_response, "200 OK", "account.html", context)
 
     def _logout(self, environ, start_response, signed):
         form = _form(environ)
@@ -151,6 +230,10 @@ def common_context(portal, environ, actor) -> dict:
     return {"firm": portal.settings.firm_name, "logo_url": portal.settings.web.logo_url, "actor": actor,
             "csrf": environ.get(CSRF_KEY, ""), "message": message,
             "message_kind": "error" if kind == "error" else "ok"}  # fmt: skip
+
+
+def _day(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _browser_navigation(environ) -> bool:

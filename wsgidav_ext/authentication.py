@@ -16,9 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.errors import TooManyAttempts
-from davportal.models import Account, LoginThrottle, Membership, utcnow
+from davportal.models import Account, AppPassword, LoginThrottle, Membership, utcnow
 from davportal.passwords import verify
 from davportal.settings import Auth
+from davportal.two_factor import APP_PASSWORD, mark_used
 from policy import Actor, Role
 from policy.throttle import EVERY_LOGIN, delay_after, network_of
 
@@ -38,16 +39,28 @@ class Authenticator:
         self._hashing = threading.BoundedSemaphore(MAX_PARALLEL_HASHES)
         self.hashes_verified = 0  # argon2 verifications done: the cache keeps this low
 
-    def authenticate(self, login: str, password: str, remote_addr: str = "") -> Actor | None:
-        """The actor, or None for a wrong login; TooManyAttempts while this login and network wait."""
-        account, clients = self._load(login)
-        if account is not None and not account.disabled and self._cached(account, password):
+    def authenticate(self, login: str, password: str, remote_addr: str = "", *, web: bool = False) -> Actor | None:
+        """The actor, or None for a wrong login; TooManyAttempts while this login and network wait.
+
+        With two-factor sign-in on, a drive (WebDAV) must use an app password: the main password
+        only opens the web sign-in, which then asks for the code.
+        """
+        app = APP_PASSWORD.match(password)
+        account, clients, app_hash = self._load(login, int(app.group(1)) if app else None)
+        usable = account is not None and not account.disabled
+        if app_hash is not None:
+            stored, secret = app_hash, app.group(2)
+        elif usable and account.totp_secret and not web:
+            stored, secret = None, password  # the main password does not open WebDAV any more
+        else:
+            stored, secret = (account.password_hash if account else None), password
+        if usable and stored and self._cached(login, stored, secret):
             return self._actor(account, clients)
         network = network_of(remote_addr)
-        self._refuse_if_waiting(login, network)
+        self.refuse_if_waiting(login, remote_addr)
         # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
-        if self._verify(account, password) and not account.disabled:
-            self._forgive(login, network)
+        if self._verify(login, stored, secret) and usable:
+            self._forgive(login, network, used_app=int(app.group(1)) if app_hash else None)
             return self._actor(account, clients)
         self._failed(login, network, remote_addr, disabled=account is not None and account.disabled)
         return None
@@ -58,34 +71,35 @@ class Authenticator:
 
     def actor_of(self, login: str) -> Actor | None:
         """The actor of a signed-in browser session (its password was checked at sign-in)."""
-        account, clients = self._load(login)
+        account, clients, _ = self._load(login)
         if account is None or account.disabled:
             return None
-        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients)
+        return self._actor(account, clients)
 
-    def password_hash_of(self, login: str) -> str | None:
-        account, _ = self._load(login)
-        return account.password_hash if account else None
+    def account_of(self, login: str) -> Account | None:
+        return self._load(login)[0]
 
-    def _load(self, login: str) -> tuple[Account | None, dict[str, str]]:
+    def _load(self, login: str, app_id: int | None = None) -> tuple[Account | None, dict[str, str], str | None]:
+        """The account, its clients and (if one is named) an app password's hash: one statement."""
         with self.sessions() as session:
             rows = session.execute(
-                select(Account, Membership.client_id, Membership.participant_type)
+                select(Account, Membership.client_id, Membership.participant_type, AppPassword.secret_hash)
                 .outerjoin(Membership, Membership.login == Account.login)
+                .outerjoin(AppPassword, (AppPassword.login == Account.login) & (AppPassword.id == (app_id or -1)))
                 .where(Account.login == login)
-            ).all()
+            ).all()  # fmt: skip
         if not rows:
-            return None, {}
-        clients = {client_id: ptype for _, client_id, ptype in rows if client_id is not None}
-        return rows[0][0], clients
+            return None, {}, None
+        clients = {client_id: ptype for _, client_id, ptype, _ in rows if client_id is not None}
+        return rows[0][0], clients, rows[0][3]
 
-    def _key(self, account: Account, password: str) -> bytes:
-        # The key covers the stored hash, so a new password misses the cache at once.
-        material = b"\0".join(s.encode() for s in (account.login, account.password_hash or "", password))
+    def _key(self, login: str, stored: str, secret: str) -> bytes:
+        # The key covers the stored hash, so a new password (or a revoked app password) misses at once.
+        material = b"\0".join(s.encode() for s in (login, stored, secret))
         return hmac.new(self._secret, material, hashlib.sha256).digest()
 
-    def _cached(self, account: Account, password: str) -> bool:
-        key = self._key(account, password)
+    def _cached(self, login: str, stored: str, secret: str) -> bool:
+        key = self._key(login, stored, secret)
         with self._lock:
             expiry = self._verified.get(key)
             if expiry is not None and expiry > time.monotonic():
@@ -93,20 +107,21 @@ class Authenticator:
                 return True
         return False
 
-    def _verify(self, account: Account | None, password: str) -> bool:
+    def _verify(self, login: str, stored: str | None, secret: str) -> bool:
         # argon2 takes 64 MiB a verification: a few at a time keep a flood of logins from
         # running the server out of memory.
         with self._hashing:
             self.hashes_verified += 1
-            ok = verify(account.password_hash if account else None, password)
-        if ok and account is not None:
+            ok = verify(stored, secret)
+        if ok:
             with self._lock:
-                self._verified[self._key(account, password)] = time.monotonic() + self.settings.cache_seconds
+                self._verified[self._key(login, stored, secret)] = time.monotonic() + self.settings.cache_seconds
                 while len(self._verified) > CACHE_SIZE:
                     self._verified.popitem(last=False)
         return ok
 
-    def _refuse_if_waiting(self, login: str, network: str) -> None:
+    def refuse_if_waiting(self, login: str, remote_addr: str) -> None:
+        network = network_of(remote_addr)
         with self.sessions() as session:
             waits = session.scalars(select(LoginThrottle.not_before).where(
                 LoginThrottle.network == network, LoginThrottle.login.in_((login, EVERY_LOGIN)))).all()  # fmt: skip
@@ -118,9 +133,15 @@ class Authenticator:
             raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
                                   headers=(("Retry-After", str(seconds)),))  # fmt: skip
 
-    def _forgive(self, login: str, network: str) -> None:
+    def _forgive(self, login: str, network: str, *, used_app: int | None) -> None:
         with self.sessions.begin() as session:
             session.execute(delete(LoginThrottle).where(LoginThrottle.login == login, LoginThrottle.network == network))
+            if used_app is not None:
+                mark_used(session, used_app)  # "last used", shown to the user
+
+    def count_failure(self, login: str, remote_addr: str) -> None:
+        """A wrong second factor counts like a wrong password."""
+        self._failed(login, network_of(remote_addr), remote_addr, disabled=False)
 
     def _failed(self, login: str, network: str, remote_addr: str, *, disabled: bool) -> None:
         now, settings = utcnow(), self.settings

@@ -170,3 +170,21 @@ def test_a_session_ends_when_the_password_changes_or_the_login_is_disabled(offic
         accounts.set_password(session, "alice", "a completely new password")
     page.goto(office.url + "/acme/")
     assert "/.davportal-web/login" in page.url
+
+
+def test_two_factor_sign_in_in_the_browser(office, open_page):
+    """A contact with two-factor sign-in on enters the password, then the code from the app."""
+    import pyotp
+
+    from davportal import two_factor
+
+    secret = two_factor.new_secret()
+    with office.portal.sessions.begin() as session:
+        two_factor.enable(session, "alice", secret, pyotp.TOTP(secret).now())
+    page = open_page()
+    sign_in(page, office.url, "alice", PASSWORD, "/acme/")
+    assert "/.davportal-web/login/code" in page.url
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/acme/") and CLIENT in page.inner_text("table.entries")
