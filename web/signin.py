@@ -16,7 +16,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal import two_factor
 from davportal.errors import NotAllowed, NotFound, PortalError, TooManyAttempts
-from web import actions, sessions
+from web import actions, health, sessions
 from web.render import WEB, cookies, redirect, respond, set_cookie, wants_html
 from web.views import received_context
 from wsgidav_ext.domain_controller import ACTOR_KEY, ATTEMPTED_LOGIN_KEY
@@ -68,6 +68,13 @@ class WebSignIn(BaseMiddleware):
     # --- the page routes ---------------------------------------------------------------
     def _route(self, environ, start_response, route: str, signed):
         method = environ["REQUEST_METHOD"]
+        if route == "/health" and method in ("GET", "HEAD"):
+            down = health.check(self.portal, self.config)
+            body = ("ok\n" if not down else f"down: {', '.join(down)}\n").encode()
+            start_response("200 OK" if not down else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+                            ("Cache-Control", "no-store")])  # fmt: skip
+            return [b"" if method == "HEAD" else body]
         if route.startswith("/static/") and method in ("GET", "HEAD"):
             return self._static(environ, start_response, route.removeprefix("/static/"))
         if route == "/login":

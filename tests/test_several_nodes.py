@@ -1,0 +1,185 @@
+"""Three real nodes sharing one PostgreSQL, one Redis and one storage folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+import requests
+import yaml
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
+from tests.test_notifications import Inbox, _start_smtp
+
+pytestmark = [
+    pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason="several nodes need PostgreSQL"),
+    pytest.mark.xdist_group("several-nodes"),  # one cluster, on one worker: they share a Redis database
+]
+REDIS_DB = 7  # a database of its own on the machine's Redis, emptied before and after
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _davportal(*args, config: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "davportal"), *args, "--config", str(config)],
+                          input=stdin, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    redis.Redis(db=REDIS_DB).flushdb()
+    inbox = Inbox()
+    smtp = _start_smtp(inbox, _free_port())
+    with new_database("postgresql", folder) as database_url:
+        config = folder / "davportal.yaml"
+        config.write_text(yaml.safe_dump({
+            "lock_storage": {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
+                             "kwargs": {"host": "127.0.0.1", "port": 6379, "db": REDIS_DB}},
+            "davportal": {
+                "database_url": database_url, "storage_root": str(folder / "files"),
+                "mail": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "claim_seconds": 60},
+                "notifications": {"digest_seconds": 0, "send_in_serve": False},
+            },
+        }))  # fmt: skip
+        assert _davportal("init", config=config).returncode == 0
+        _davportal("staff", "add", "sam", "--password-stdin", config=config, stdin=PASSWORD + "\n")
+        _davportal("client", "add", "acme", "--name", "Acme", config=config)
+        for login in ("alice", "carol"):
+            _davportal("contact", "add", login, "--client", "acme", "--email", f"{login}@acme.example",
+                       "--password-stdin", config=config, stdin=PASSWORD + "\n")  # fmt: skip
+        nodes = {}
+        try:
+            for name in "ABC":
+                port = _free_port()
+                nodes[name] = (subprocess.Popen([str(Path(sys.executable).parent / "davportal"), "serve", "--config",
+                                                 str(config), "--port", str(port)], cwd=folder,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                               f"http://127.0.0.1:{port}")  # fmt: skip
+            for _process, url in nodes.values():
+                for _ in range(300):
+                    try:
+                        if requests.get(url + "/.davportal-web/health", timeout=1).text == "ok\n":
+                            break
+                    except requests.ConnectionError:
+                        time.sleep(0.1)
+                else:
+                    raise AssertionError(f"node at {url} did not start")
+            yield {"nodes": nodes, "config": config, "inbox": inbox, "database_url": database_url,
+                   "storage": folder / "files"}  # fmt: skip
+        finally:
+            for process, _ in nodes.values():
+                if process.poll() is None:
+                    process.terminate()
+                    process.wait(timeout=30)
+            smtp.stop()
+            redis.Redis(db=REDIS_DB).flushdb()
+
+
+def _url(cluster, node: str, path: str) -> str:
+    return cluster["nodes"][node][1] + quote(path)
+
+
+def _as(login: str, password: str = PASSWORD) -> requests.Session:
+    session = requests.Session()
+    session.auth = (login, password)
+    return session
+
+
+LOCK = ("<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+        "</D:lockinfo>")  # fmt: skip
+
+
+def test_a_lock_taken_on_one_node_holds_on_another(cluster):
+    sam = _as("sam")
+    path = f"/acme/{TEAM}/locked-{uuid.uuid4().hex[:6]}.pdf"
+    assert sam.put(_url(cluster, "A", path), data=b"v1").status_code == 201
+    lock = sam.request("LOCK", _url(cluster, "A", path), data=LOCK, headers={"Timeout": "Second-60"})
+    assert lock.status_code == 200
+    assert sam.put(_url(cluster, "B", path), data=b"v2").status_code == 423
+    unlock = sam.request("UNLOCK", _url(cluster, "C", path), headers={"Lock-Token": lock.headers["Lock-Token"]})
+    assert unlock.status_code == 204
+    assert sam.put(_url(cluster, "B", path), data=b"v2").status_code == 204
+
+
+def test_a_file_uploaded_through_one_node_is_listed_read_and_deleted_through_another(cluster):
+    sam, alice = _as("sam"), _as("alice")
+    path = f"/acme/{TEAM}/shared-{uuid.uuid4().hex[:6]}.pdf"
+    assert sam.put(_url(cluster, "A", path), data=b"content").status_code == 201
+    assert path.rsplit("/", 1)[1] in alice.request("PROPFIND", _url(cluster, "B", f"/acme/{TEAM}/"),
+                                                   headers={"Depth": "1"}).text  # fmt: skip
+    assert alice.get(_url(cluster, "C", path)).content == b"content"
+    assert sam.delete(_url(cluster, "B", path)).status_code == 204
+    assert alice.get(_url(cluster, "A", path)).status_code == 404
+
+
+def test_a_disabled_login_is_refused_by_every_node_at_once(cluster):
+    _davportal("contact", "add", "dora", "--client", "acme", "--password-stdin", config=cluster["config"],
+               stdin=PASSWORD + "\n")  # fmt: skip
+    dora = _as("dora")
+    for node in "ABC":
+        assert dora.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
+    assert _davportal("user", "disable", "dora", config=cluster["config"]).returncode == 0
+    for node in "ABC":
+        assert dora.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 401
+
+
+def test_two_senders_deliver_every_message_exactly_once(cluster):
+    sam = _as("sam")
+    for n in range(10):
+        assert sam.put(_url(cluster, "ABC"[n % 3], f"/acme/{TEAM}/notice-{n}.pdf"), data=b"x").status_code == 201
+    cluster["inbox"].messages.clear()
+    run_once = {"target": _davportal, "args": ("notify", "run", "--once"), "kwargs": {"config": cluster["config"]}}
+    senders = [threading.Thread(**run_once) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    _davportal("notify", "run", "--once", config=cluster["config"])  # anything the two left (claimed, not sent)
+    received = cluster["inbox"].messages
+    ids = [m["Message-ID"] for m in received]
+    assert len(ids) == len(set(ids))  # nothing twice
+    assert sorted(m["To"] for m in received) == ["alice@acme.example", "carol@acme.example"]
+
+
+def test_a_node_killed_mid_upload_leaves_nothing_and_another_node_takes_the_retry(cluster):
+    path = f"/acme/{TEAM}/big-{uuid.uuid4().hex[:6]}.zip"
+    process, url = cluster["nodes"]["A"]
+    size = 50 * 1024 * 1024
+    head = (f"PUT {quote(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {size}\r\n"
+            f"Authorization: {basic_auth('sam')}\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(head.encode())
+        sock.sendall(b"z" * (10 * 1024 * 1024))
+        time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)  # the node dies with 10 of 50 MiB written
+        process.wait(timeout=30)
+    sam = _as("sam")
+    assert sam.head(_url(cluster, "B", path)).status_code == 404  # nothing half-written is visible
+    body = os.urandom(1024) * (size // 1024)
+    assert sam.put(_url(cluster, "B", path), data=body).status_code == 201
+    assert sam.get(_url(cluster, "C", path)).content == body
+
+
+def test_the_health_endpoint_reveals_nothing_else(cluster):
+    response = requests.get(_url(cluster, "B", "/.davportal-web/health"))
+    assert response.status_code == 200 and response.text == "ok\n"
+    engine = create_engine(cluster["database_url"])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM client")).scalar() == 1
+    engine.dispose()
