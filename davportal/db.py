@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from davportal.models import Base
 
 
 def make_engine(url: str) -> Engine:
@@ -32,8 +32,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_ADVISORY_LOCK = 7_160_521  # any number, the same on every node: one upgrade at a time
+
+
+def migration_config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Bring the schema up to date (Alembic); nodes starting together take turns."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+        command.upgrade(migration_config(connection), "head")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,1 @@
+"""Schema changes, as Alembic migrations: every node upgrades the same way, one step at a time."""
