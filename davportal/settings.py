@@ -128,6 +128,9 @@ class Settings(Section):
     )
     storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
     matter_types_file: Path | None = Field(None, description="YAML file of matter types (folder templates)")
+    redis_url: str | None = Field(
+        None, description="Redis shared by several nodes (redis://host:port/db): WebDAV locks are kept there"
+    )
     behind_tls_proxy: bool = Field(
         False, description="Served plain HTTP behind a proxy that terminates TLS (so it may listen beyond loopback)"
     )

@@ -79,7 +79,9 @@ def restore(session: Session, storage: Storage, item_id: int, *, url_of) -> Rest
 def purge(session: Session, storage: Storage, *, older_than: timedelta, now: datetime | None = None) -> int:
     """Delete for good what has been in the trash longer than `older_than`."""
     cutoff = (now or utcnow()) - older_than
-    items = session.scalars(select(TrashItem).where(TrashItem.deleted_at <= cutoff)).all()
+    # Every node may purge at once: each takes the rows no other has locked.
+    items = session.scalars(
+        select(TrashItem).where(TrashItem.deleted_at <= cutoff).with_for_update(skip_locked=True)).all()  # fmt: skip
     for item in items:
         shutil.rmtree(storage.root / TRASH_FOLDER / item.stored_as, ignore_errors=True)
         session.delete(item)

@@ -49,10 +49,9 @@ def cluster(tmp_path_factory):
     with new_database("postgresql", folder) as database_url:
         config = folder / "davportal.yaml"
         config.write_text(yaml.safe_dump({
-            "lock_storage": {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
-                             "kwargs": {"host": "127.0.0.1", "port": 6379, "db": REDIS_DB}},
             "davportal": {
                 "database_url": database_url, "storage_root": str(folder / "files"),
+                "redis_url": f"redis://127.0.0.1:6379/{REDIS_DB}",
                 "mail": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "claim_seconds": 60},
                 "notifications": {"digest_seconds": 0, "send_in_serve": False},
             },
@@ -111,6 +110,7 @@ def test_a_lock_taken_on_one_node_holds_on_another(cluster):
     assert sam.put(_url(cluster, "A", path), data=b"v1").status_code == 201
     lock = sam.request("LOCK", _url(cluster, "A", path), data=LOCK, headers={"Timeout": "Second-60"})
     assert lock.status_code == 200
+    assert redis.Redis(db=REDIS_DB).keys("wsgidav-*")  # kept where every node sees it
     assert sam.put(_url(cluster, "B", path), data=b"v2").status_code == 423
     unlock = sam.request("UNLOCK", _url(cluster, "C", path), headers={"Lock-Token": lock.headers["Lock-Token"]})
     assert unlock.status_code == 204

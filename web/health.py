@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 
+import redis
 from sqlalchemy import text
 
 
-def check(portal, config: dict) -> list[str]:
+def check(portal) -> list[str]:
     """The parts that are down (empty when all is well)."""
     down = []
     try:
@@ -20,14 +21,9 @@ def check(portal, config: dict) -> list[str]:
         down.append("database")
     if not os.access(portal.storage.root, os.R_OK | os.W_OK | os.X_OK):
         down.append("storage")
-    lock_storage = config.get("lock_storage")
-    if isinstance(lock_storage, dict) and "redis" in str(lock_storage.get("class", "")).lower():
-        import redis
-
-        kwargs = lock_storage.get("kwargs", {})
+    if portal.settings.redis_url:
         try:
-            redis.Redis(host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 6379), db=kwargs.get("db", 0),
-                        password=kwargs.get("password"), socket_timeout=2).ping()  # fmt: skip
+            redis.Redis.from_url(portal.settings.redis_url, socket_timeout=2).ping()
         except Exception:
             down.append("redis")
     return down

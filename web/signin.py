@@ -69,7 +69,7 @@ class WebSignIn(BaseMiddleware):
     def _route(self, environ, start_response, route: str, signed):
         method = environ["REQUEST_METHOD"]
         if route == "/health" and method in ("GET", "HEAD"):
-            down = health.check(self.portal, self.config)
+            down = health.check(self.portal)
             body = ("ok\n" if not down else f"down: {', '.join(down)}\n").encode()
             start_response("200 OK" if not down else "503 Service Unavailable",
                            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
