@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from typing import Any
 
-from cheroot import wsgi
+from cheroot import server, wsgi
 from cheroot.server import get_ssl_adapter_class
 
 from davportal.app import make_app, portal_of
@@ -15,10 +17,87 @@ from notifications.worker import Sender
 _logger = logging.getLogger("davportal")
 
 
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; cheroot's own default is unlimited
+SINGLE_HEADERS = (b"Content-Length", b"Transfer-Encoding")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
+
+
+class StrictHeaderReader(server.HeaderReader):
+    """Refuses a request that repeats Content-Length or Transfer-Encoding (cheroot keeps the last
+    one silently): two parties could read its length differently (smuggling, CWE-444)."""
+
+    _counts = threading.local()
+
+    def __call__(self, rfile, hdict=None):
+        self._counts.seen = {}
+        headers = super().__call__(rfile, hdict)
+        if any(count > 1 for count in self._counts.seen.values()):
+            raise ValueError("Repeated Content-Length or Transfer-Encoding.")  # cheroot answers 400 and closes
+        return headers
+
+    def _allow_header(self, key_name):
+        if key_name in SINGLE_HEADERS:
+            self._counts.seen[key_name] = self._counts.seen.get(key_name, 0) + 1
+        return True
+
+
+class _ChunkSizeLines:
+    """The chunk-size lines of a chunked body, held to the grammar (hex digits only: no sign, no
+    "0x", no spaces), where cheroot would take anything Python's int() takes."""
+
+    def __init__(self, rfile):
+        self._rfile = rfile
+
+    def readline(self, *args):
+        line = self._rfile.readline(*args)
+        if not _CHUNK_SIZE.fullmatch(line.rstrip(b"\r\n").split(b";", 1)[0]):
+            raise ValueError("Bad chunk size in a chunked body.")
+        return line
+
+    def __getattr__(self, name):
+        return getattr(self._rfile, name)
+
+
+class StrictChunkedRFile(server.ChunkedRFile):
+    def __init__(self, rfile, maxlen, bufsize=8192):
+        super().__init__(_ChunkSizeLines(rfile), maxlen, bufsize)
+
+
+class StrictRequest(server.HTTPRequest):
+    header_reader = StrictHeaderReader()
+
+
+class StrictConnection(server.HTTPConnection):
+    RequestHandlerClass = StrictRequest
+
+
+# cheroot builds the chunked reader by this module-level name.
+server.ChunkedRFile = StrictChunkedRFile
+
+
+class ClosingGateway(wsgi.Gateway_10):
+    """cheroot ignores an app's "Connection: close"; honoured here, so that nothing after a refused,
+    ambiguous request (smuggling, CWE-444) is ever read from that connection as a request."""
+
+    def start_response(self, status, headers, exc_info=None):
+        write = super().start_response(status, headers, exc_info)
+        if any(k.lower() == "connection" and v.strip().lower() == "close" for k, v in headers):
+            self.req.close_connection = True
+        return write
+
+
+def wsgi_server(bind_addr: tuple[str, int], app, **server_args) -> wsgi.Server:
+    http = wsgi.Server(bind_addr, app, server_name="davportal", **server_args)
+    http.gateway = ClosingGateway
+    http.ConnectionClass = StrictConnection
+    http.max_request_header_size = MAX_HEADER_BYTES
+    return http
+
+
 def build_server(config: dict[str, Any]) -> wsgi.Server:
     app = make_app(config)
     server_args = {"numthreads": 10, **(config.get("server_args") or {})}
-    server = wsgi.Server((config["host"], int(config["port"])), app, server_name="davportal", **server_args)
+    server = wsgi_server((config["host"], int(config["port"])), app, **server_args)
     if config.get("ssl_certificate"):
         adapter = get_ssl_adapter_class(config.get("ssl_adapter") or "builtin")
         server.ssl_adapter = adapter(

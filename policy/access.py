@@ -59,7 +59,7 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
     rule = rules.rule_at(below)
     is_rule_folder = rules.is_rule_folder(below)
     folder = rules.folder_name(rule.area)
-    action = _lock_as(action, target)
+    original, action = action, _lock_as(action, target)
 
     if actor.is_contact:
         participant_type = actor.clients[client_id]
@@ -74,10 +74,15 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
             return ALLOWED
         if is_rule_folder and action is Action.REMOVE:
             return refused(AREA_FOLDER_FIXED.format(folder=below[-1]))
+        if original is Action.LOCK and target.is_collection:
+            # A folder lock would lock the client's other contacts out of everything in it.
+            return refused("You can lock documents, not folders.")
         if not rule.lets_upload(participant_type):
             return refused(CONTACT_READ_ONLY.format(folder=folder))
         if action is Action.CREATE:
             return ALLOWED
+        if not target.exists:
+            return ALLOWED  # nothing there to be someone's: WebDAV answers 404 (or creates it)
         if is_rule_folder and action is Action.CHANGE:
             return refused(NOT_YOUR_UPLOAD)
         if action is Action.REMOVE and not rule.lets_delete_own(participant_type):

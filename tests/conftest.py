@@ -17,6 +17,7 @@ from lxml import etree
 from sqlalchemy import create_engine, text
 
 from davportal.app import make_app, portal_of
+from davportal.server import wsgi_server
 from davportal.settings import WSGIDAV_WIRING
 from provisioning import accounts, clients
 from wsgidav_ext.runtime import Portal
@@ -99,7 +100,7 @@ class Running:
 
 def start_portal(config: dict) -> Running:
     app = make_app(config)
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8, server_name="davportal-test")
+    server = wsgi_server(("127.0.0.1", 0), app, numthreads=8)  # the server `davportal serve` runs
     server.prepare()  # binds now: bind_addr holds the real port
     threading.Thread(target=server.serve, daemon=True).start()
     host, port = server.bind_addr[:2]

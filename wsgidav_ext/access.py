@@ -87,8 +87,10 @@ class AccessGate(BaseMiddleware):
         actor = environ[ACTOR_KEY]
         dest = self._target(provider, environ, dest_path, Action.REMOVE)
         rules = self.portal.rules_for(dest.client_id, environ)
-        decisions.append(decide(actor, Action.CREATE, dest, rules))
-        if dest.exists and environ.get("HTTP_OVERWRITE", "T").upper() != "F":
+        create = decide(actor, Action.CREATE, dest, rules)
+        decisions.append(create)
+        # Only once the create is allowed: otherwise whether something is there would show.
+        if create.allowed and dest.exists and environ.get("HTTP_OVERWRITE", "T").upper() != "F":
             decisions.append(decide_tree(actor, Action.REMOVE, dest, rules))
         if dest.parts:
             decisions.append(check_new_name(dest.parts[-1]))
@@ -132,7 +134,7 @@ def _enforce(decision: Decision) -> None:
 def capped_timeout(requested: str, cap: int) -> str:
     """A lock lasts at most `cap` seconds: an abandoned `Timeout: Infinite` lock would block forever."""
     seconds = [int(part[7:]) for part in requested.replace(" ", "").split(",")
-               if part.lower().startswith("second-") and part[7:].isdigit()]  # fmt: skip
+               if part.lower().startswith("second-") and part[7:].isdigit() and int(part[7:]) > 0]  # fmt: skip
     return f"Second-{min([cap, *seconds])}"
 
 
@@ -161,9 +163,11 @@ def destination_path(environ: dict, mount_path: str) -> str | None:
     if url.scheme or url.netloc:
         if url.scheme.lower() != environ["wsgi.url_scheme"] or not _same_host(url, environ):
             raise BadGateway("The destination must be on this server.")
-    path = unquote(url.path)
+    path = unquote(url.path, errors="strict")
     if ".." in path.replace("\\", "/").split("/"):
         raise BadRequest("Paths may not contain '..'.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        raise BadRequest("Paths may not contain control characters.")
     if mount_path:
         if not (path == mount_path or path.startswith(mount_path + "/")):
             raise BadGateway("The destination must be on this server.")

@@ -70,6 +70,8 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
     elif isinstance(exc, DAVError) and exc.value < 500:
         status = get_http_status_string(exc)
         reason = str(exc.context_info) if exc.context_info else status.split(" ", 1)[1] + "."
+        if exc.value == 404:
+            reason = "Not found."  # word for word what a hidden target gets: no oracle
         extra_headers = list(exc.add_headers or [])
         if exc.err_condition:
             body = exc.err_condition.as_string().encode()

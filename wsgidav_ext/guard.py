@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import ipaddress
+from http import HTTPStatus
 from urllib.parse import unquote
 
 from lxml import etree
@@ -22,6 +23,11 @@ from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
 from wsgidav_ext.runtime import Portal
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
+MAX_URI_BYTES = 3000  # well under the storage's 4,096-byte path limit, with the storage root before it
+
+
+class UriTooLong(BadRequest):
+    status = HTTPStatus.REQUEST_URI_TOO_LONG
 FORWARDED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
 
 
@@ -37,6 +43,9 @@ class RequestGuard(BaseMiddleware):
         self.portal = Portal.of(config)
 
     def __call__(self, environ, start_response):
+        check_framing(environ)
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            environ["wsgi.input"] = ChunkedInput(environ["wsgi.input"])
         apply_forwarded_headers(environ, self.portal.settings.trusted_proxies)
         check_raw_path(environ)
         if environ["REQUEST_METHOD"] == "OPTIONS":
@@ -47,6 +56,42 @@ class RequestGuard(BaseMiddleware):
         if environ["REQUEST_METHOD"] in XML_METHODS:
             read_xml_body(environ, self.portal.settings.limits.xml_body_bytes)
         return self.next_app(environ, start_response)
+
+
+CLOSE = (("Connection", "close"),)
+
+
+def check_framing(environ: dict) -> None:
+    """A body whose length two parties could read differently is refused, and the connection closed.
+
+    Content-Length with Transfer-Encoding, a Transfer-Encoding other than exactly "chunked", or a
+    Content-Length that is not plain digits (repeated headers arrive joined by commas) is how a
+    request is smuggled past a proxy (CWE-444): nothing after it on the connection is read.
+    """
+    length = environ.get("CONTENT_LENGTH", "")
+    coding = environ.get("HTTP_TRANSFER_ENCODING")
+    if length and not length.isdigit() or length.strip() != length:
+        raise BadRequest("The Content-Length header is not a plain number.", headers=CLOSE)
+    if coding is not None and (length or coding.strip().lower() != "chunked"):
+        raise BadRequest("The request's length is ambiguous (Transfer-Encoding).", headers=CLOSE)
+
+
+class ChunkedInput:
+    """A chunked body that turns out malformed is the client's error (400, connection closed),
+    not the server's (500)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def read(self, *args):
+        try:
+            return self._raw.read(*args)
+        except (ValueError, OSError) as exc:
+            raise BadRequest("The request body is not well-formed (chunked transfer coding).",
+                             detail=str(exc), headers=CLOSE) from None  # fmt: skip
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
 def apply_forwarded_headers(environ: dict, trusted_proxies) -> None:
@@ -73,7 +118,12 @@ def apply_forwarded_headers(environ: dict, trusted_proxies) -> None:
 def check_raw_path(environ: dict) -> None:
     """Refuse `..` and control characters in the path as sent, before any normalisation."""
     raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "")
-    path = unquote(raw.split("?", 1)[0])
+    if len(raw) > MAX_URI_BYTES:
+        raise UriTooLong(f"The address is longer than {MAX_URI_BYTES:,} characters.")
+    try:
+        path = unquote(raw.split("?", 1)[0], errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("Paths must be UTF-8 (as every WebDAV client sends them).") from None
     segments = path.replace("\\", "/").split("/")
     if ".." in segments:
         raise BadRequest("Paths may not contain '..'.")

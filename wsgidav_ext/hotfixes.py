@@ -7,6 +7,9 @@
    no body (its generator discards the error page), so the client hangs until a timeout.
    Such a path is mapped to "/" here and refused with a clear 400 by RequestGuard, which
    checks the path as the client sent it.
+3. WsgiDAVApp decodes the path as UTF-8 before any middleware and lets the error escape, so a
+   path that is not UTF-8 (an "overlong" %c0%ae dot) drops the connection without an answer.
+   It is kept as sent here, and RequestGuard refuses it with a 400.
 """
 
 from urllib.parse import ParseResult, urlsplit
@@ -15,6 +18,7 @@ from wsgidav import request_server, util
 from wsgidav.dav_error import DAVError
 
 _normalize_path = util.normalize_path
+_re_encode_wsgi = util.re_encode_wsgi
 
 
 def _urlparse_whole_path(url, scheme="", allow_fragments=True):
@@ -29,5 +33,10 @@ def _normalize_path_within_root(path):
         return "/"
 
 
+def _re_encode_or_keep(s, *, encoding="utf-8", fallback=True):
+    return _re_encode_wsgi(s, encoding=encoding, fallback=fallback)
+
+
 request_server.urlparse = _urlparse_whole_path
 util.normalize_path = _normalize_path_within_root
+util.re_encode_wsgi = _re_encode_or_keep

@@ -7,6 +7,7 @@ the policy, and keeps the record of who uploaded what in step with the storage.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -59,11 +60,25 @@ class PortalProvider(DAVProvider):
             st = os.lstat(disk)
         except (FileNotFoundError, NotADirectoryError):
             return self._shared_file(parts, environ)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return None  # no such name can exist; creating one is refused by check_new_name
+            raise
         if not parts:
             return PortalFolder("/", environ, disk, st)
         if not self.storage.is_plain(disk):
             return None  # a symlink anywhere on the way: never followed
+        if is_desktop_file(parts[-1]) and not self._readable_desktop_file(parts, environ):
+            return None  # the other side's Finder/Office file: not there at all, as far as they can tell
         return _resource(util.join_uri("/", *parts), environ, disk, st)
+
+    def _readable_desktop_file(self, parts: tuple[str, ...], environ: dict) -> bool:
+        actor = environ.get(ACTOR_KEY)
+        if actor is None or len(parts) < 2:
+            return True
+        written_by = self.writers(parts[:-1], [parts[-1]]).get(parts[-1])
+        target = Target(parts, exists=True, written_by=written_by)
+        return decide(actor, Action.READ, target, self.portal.rules_for(parts[0], environ)).allowed
 
     def _shared_file(self, parts: tuple[str, ...], environ: dict) -> PortalFile | None:
         """For a contact, a file shared from a private folder, as it appears in Team's shared."""
@@ -283,7 +298,20 @@ class _OnDisk:
     def get_property_value(self, name):
         if is_portal_property(name):
             return portal_property_value(self, name)
-        return super().get_property_value(name)
+        value = super().get_property_value(name)
+        if name == "{DAV:}lockdiscovery":
+            self._hide_others_lock_tokens(value)
+        return value
+
+    def _hide_others_lock_tokens(self, discovery) -> None:
+        """Who holds a lock may show; its token only to the holder (a token is half a credential)."""
+        actor = self.environ.get(ACTOR_KEY)
+        holders = {lock["token"]: lock["principal"]
+                   for lock in self.provider.lock_manager.get_url_lock_list(self.get_ref_url())}  # fmt: skip
+        for active in discovery.findall("{DAV:}activelock"):
+            token = active.find("{DAV:}locktoken")
+            if token is not None and (actor is None or holders.get(token.findtext("{DAV:}href")) != actor.login):
+                active.remove(token)
 
     def set_property_value(self, name, value, *, dry_run=False):
         if is_portal_property(name):
@@ -452,6 +480,15 @@ class PortalFolder(_OnDisk, DAVCollection):
 
     def get_member(self, name):
         return self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
+
+    def get_descendants(self, **kwargs):
+        # WsgiDAV asks for the whole tree when copying, even for "COPY, Depth: 0" of a folder,
+        # which must copy the folder alone (RFC 4918, 9.8.3).
+        environ = self.environ
+        if (environ["REQUEST_METHOD"] == "COPY" and environ.get("HTTP_DEPTH") == "0"
+                and split_path(self.path) == split_path(environ["PATH_INFO"])):  # fmt: skip
+            kwargs["depth"] = "0"
+        return super().get_descendants(**kwargs)
 
     def create_empty_resource(self, name):
         path = util.join_uri(self.path, name)
