@@ -75,7 +75,7 @@ class AppPasswordView:
 def create_app_password(session: Session, login: str, name: str) -> str:
     """A new app password; the returned text is shown once and never stored."""
     name = name.strip()
-    if not name or len(name) > 100:
+    if not name or len(name) > 100 or any(ord(ch) < 32 for ch in name):
         raise BadRequest("Give the app password a name (at most 100 characters), e.g. 'Office laptop'.")
     if len(list_app_passwords(session, login)) >= MAX_APP_PASSWORDS:
         raise BadRequest(f"At most {MAX_APP_PASSWORDS} app passwords: revoke one you no longer use.")

@@ -13,6 +13,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.models import AuditEvent
 from wsgidav_ext.audit_keys import AUDIT_PATH_KEY, EVENTS_KEY, TARGET_KEY
+from wsgidav_ext.authentication import printable
 from wsgidav_ext.domain_controller import ACTOR_KEY, ATTEMPTED_LOGIN_KEY
 from wsgidav_ext.paths import split_path
 from wsgidav_ext.runtime import SESSION_KEY, Portal
@@ -77,7 +78,7 @@ class AuditTrail(BaseMiddleware):
             attempted = environ.get(ATTEMPTED_LOGIN_KEY)
             if status in (401, 429) and attempted is not None:
                 action = "LOGIN-FAILED" if status == 401 else "LOGIN-BLOCKED"
-                return [AuditEvent(login=attempted[:128], role=None, action=action,
+                return [AuditEvent(login=printable(attempted), role=None, action=action,
                                    **_where(environ["PATH_INFO"]), **common)]  # fmt: skip
             return []
         who = {"login": actor.login, "role": actor.role.value}

@@ -45,6 +45,10 @@ class Authenticator:
         With two-factor sign-in on, a drive (WebDAV) must use an app password: the main password
         only opens the web sign-in, which then asks for the code.
         """
+        if not plausible_login(login) or "\0" in password:
+            # No such login can exist (and PostgreSQL cannot even look one up): the same one hash.
+            self._verify(login, None, password)
+            return None
         app = APP_PASSWORD.match(password)
         account, clients, app_hash = self._load(login, int(app.group(1)) if app else None)
         usable = account is not None and not account.disabled
@@ -160,6 +164,15 @@ class Authenticator:
                     count = row.failures
         _logger.warning("Failed login for %r from %s (%s, failure %d)", login, remote_addr or "?",
                         "disabled" if disabled else "bad credentials", count)  # fmt: skip
+
+
+def plausible_login(login: str) -> bool:
+    return 0 < len(login) <= 128 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in login)
+
+
+def printable(text: str, limit: int = 128) -> str:
+    """For the log and the audit trail: control characters (NUL included) shown as '?'."""
+    return "".join("?" if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text[:limit])
 
 
 def unblock(session: Session, login: str) -> int:
