@@ -107,19 +107,23 @@ def start_portal(config: dict) -> Running:
     return Running(f"http://{host}:{port}", portal_of(app), server)
 
 
+def seed_firm(running: Running) -> Running:
+    """A small firm: staff sam; clients acme (alice, carol) and beta (bob)."""
+    running.add_staff("sam", admin=True)
+    running.add_client("acme", "Acme Ltd")
+    running.add_client("beta", "Beta LLP")
+    running.add_contact("alice", "acme")
+    running.add_contact("carol", "acme")
+    running.add_contact("bob", "beta")
+    return running
+
+
 @pytest.fixture(scope="module")
 def firm(database_url, tmp_path_factory):
-    """A running portal with a small firm: staff sam; clients acme (alice, carol) and beta (bob)."""
-    storage = tmp_path_factory.mktemp("storage")
-    running = start_portal(portal_config(database_url, storage))
+    """A running portal with the small firm of seed_firm."""
+    running = start_portal(portal_config(database_url, tmp_path_factory.mktemp("storage")))
     try:
-        running.add_staff("sam", admin=True)
-        running.add_client("acme", "Acme Ltd")
-        running.add_client("beta", "Beta LLP")
-        running.add_contact("alice", "acme")
-        running.add_contact("carol", "acme")
-        running.add_contact("bob", "beta")
-        yield running
+        yield seed_firm(running)
     finally:
         running.server.stop()
         running.portal.engine.dispose()

@@ -20,7 +20,7 @@ from lxml import etree
 from davportal.app import portal_of
 from davportal.server import build_server
 from davportal.settings import Auth
-from tests.conftest import CLIENT, PASSWORD, TEAM, Running, basic_auth, portal_config
+from tests.conftest import CLIENT, PASSWORD, TEAM, Running, basic_auth, portal_config, seed_firm
 
 __all__ = ["CLIENT", "PASSWORD", "TEAM", "Reply", "exchange", "send", "q", "unique", "serve"]
 
@@ -50,22 +50,12 @@ def serve(config: dict) -> Running:
     return Running(f"http://{host}:{port}", portal_of(server.wsgi_app), server)
 
 
-def _seed(running: Running) -> Running:
-    running.add_staff("sam", admin=True)
-    running.add_client("acme", "Acme Ltd")
-    running.add_client("beta", "Beta LLP")
-    running.add_contact("alice", "acme")
-    running.add_contact("carol", "acme")
-    running.add_contact("bob", "beta")
-    return running
-
-
 @pytest.fixture(scope="module")
 def firm(database_url, tmp_path_factory):
     """The suite's small firm, served by the production server."""
     running = serve(portal_config(database_url, tmp_path_factory.mktemp("storage")))
     try:
-        yield _seed(running)
+        yield seed_firm(running)
     finally:
         running.server.stop()
         running.portal.engine.dispose()
@@ -86,7 +76,7 @@ def lenient_firm(backend, tmp_path_factory):
     with new_database(backend, folder) as url:
         running = serve(portal_config(url, folder / "storage", auth=lenient_auth()))
         try:
-            yield _seed(running)
+            yield seed_firm(running)
         finally:
             running.server.stop()
             running.portal.engine.dispose()
