@@ -90,7 +90,8 @@ def received_context(portal, provider, environ: dict, actor: Actor, client_filte
                      "full_path": full, "url": quote(full) if still_there else None,
                      "client_name": names.get(event.client_id, event.client_id),
                      "client_url": quote(f"/{event.client_id}/"),
-                     "suggested": f"/{event.client_id}/Received/{event.path.rsplit('/', 1)[-1]}"})  # fmt: skip
+                     # Into the client's own folder: private to the firm, and always there.
+                     "suggested": f"/{event.client_id}/{event.path.rsplit('/', 1)[-1]}"})  # fmt: skip
     return {"rows": rows, "client_filter": client_filter, "since": since}
 
 

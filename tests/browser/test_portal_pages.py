@@ -43,7 +43,8 @@ def test_a_contact_exchanges_documents(office, open_page, tmp_path):
     page.click(f"text={CLIENT}")
     page.set_input_files("#files", [str(_pdf(tmp_path, "Tax return.pdf")), str(_pdf(tmp_path, "Payslip.pdf"))])
     page.wait_for_selector("#progress li.done >> nth=1")
-    assert [v == "100" for v in page.eval_on_selector_all("#progress progress", "els => els.map(e => String(e.value))")]
+    bars = page.eval_on_selector_all("#progress progress", "els => els.map(e => String(e.value))")
+    assert bars == ["100", "100"]  # both files' progress finished
     page.wait_for_selector("table.entries >> text=Payslip.pdf")
     listing = page.inner_text("table.entries")
     assert "Tax return.pdf" in listing and "alice" in listing

@@ -1,15 +1,12 @@
-"""The attack suite's server and wire: the production server (`davportal.server.build_server`) on a
-free port, and raw sockets that send bytes exactly as written and read every answer that comes back.
+"""The attack suite's wire: raw sockets that send bytes exactly as written and read every answer.
 
-`firm` here overrides the suite-wide fixture of the same name with the same firm (staff sam;
-clients acme with alice and carol, beta with bob; every password PASSWORD), but served by the
-server `davportal serve` builds, so that its limits (header sizes, framing) are the ones tested.
+The suite uses the suite-wide `firm` (tests/conftest.py), served by the server `davportal serve`
+builds (davportal.server.wsgi_server), so its limits (header sizes, framing) are the ones tested.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
@@ -17,12 +14,9 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 from lxml import etree
 
-from davportal.app import portal_of
-from davportal.server import build_server
-from davportal.settings import Auth
-from tests.conftest import CLIENT, PASSWORD, TEAM, Running, basic_auth, portal_config, seed_firm
+from tests.conftest import CLIENT, PASSWORD, TEAM, basic_auth, new_database, portal_config, seed_firm, start_portal
 
-__all__ = ["CLIENT", "PASSWORD", "TEAM", "Reply", "exchange", "send", "q", "unique", "serve"]
+__all__ = ["CLIENT", "PASSWORD", "TEAM", "Reply", "exchange", "send", "q", "unique"]
 
 TEAM_Q = quote(TEAM)
 CLIENT_Q = quote(CLIENT)
@@ -41,40 +35,15 @@ def unique(ext: str = ".pdf", prefix: str = "f") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}{ext}"
 
 
-def serve(config: dict) -> Running:
-    """The portal as `davportal serve` runs it (davportal.server.build_server), on a free port."""
-    server = build_server({**config, "host": "127.0.0.1", "port": 0})
-    server.prepare()
-    threading.Thread(target=server.serve, daemon=True).start()
-    host, port = server.bind_addr[:2]
-    return Running(f"http://{host}:{port}", portal_of(server.wsgi_app), server)
-
-
-@pytest.fixture(scope="module")
-def firm(database_url, tmp_path_factory):
-    """The suite's small firm, served by the production server."""
-    running = serve(portal_config(database_url, tmp_path_factory.mktemp("storage")))
-    try:
-        yield seed_firm(running)
-    finally:
-        running.server.stop()
-        running.portal.engine.dispose()
-
-
-def lenient_auth() -> dict:
-    """Throttling off (as far as this version's settings know it), for tests that fail logins on purpose."""
-    wanted = {"slowdown_after": 100_000, "network_slowdown_after": 100_000}
-    return {key: value for key, value in wanted.items() if key in Auth.model_fields}
+LENIENT_AUTH = {"slowdown_after": 100_000, "network_slowdown_after": 100_000}  # for failing logins on purpose
 
 
 @pytest.fixture(scope="module")
 def lenient_firm(backend, tmp_path_factory):
     """The same firm with the failed-login slow-down out of the way (its own database)."""
-    from tests.conftest import new_database
-
     folder = tmp_path_factory.mktemp("lenient")
     with new_database(backend, folder) as url:
-        running = serve(portal_config(url, folder / "storage", auth=lenient_auth()))
+        running = start_portal(portal_config(url, folder / "storage", auth=LENIENT_AUTH))
         try:
             yield seed_firm(running)
         finally:
