@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 import yaml
 
-import davportal.settings as portal_settings
+import davportal.core.settings as portal_settings
 from bench.errors import BenchError
 
 HOST = "127.0.0.1"
@@ -70,7 +70,6 @@ def provision_portal(workdir: Path, storage_root: Path, threads: int) -> Path:
     """Write the portal's config, create its database, the staff login and the client; return the config."""
     config_path = workdir / "portal.yaml"
     config = {
-        **portal_settings.WSGIDAV_WIRING,
         "davportal": {
             "database_url": f"sqlite:///{workdir / 'portal.db'}",
             "storage_root": str(storage_root),

@@ -1,8 +1,13 @@
-"""The WSGI app: WsgiDAV with the portal wired in through its own config keys."""
+"""The composition root: builds the Portal and wires it into WsgiDAV through WsgiDAV's own keys.
+
+The one place that knows both the services and the adapters; the WsgiDAV wiring is written here
+and nowhere else (the config file holds only what an admin chooses).
+"""
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,24 +15,98 @@ from urllib.parse import urlsplit
 from wsgidav import util
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from wsgidav_ext.runtime import Portal
+from davportal.core.errors import ConfigError
+from davportal.core.settings import Settings, settings_of
+from davportal.services.portal import PORTAL_KEY, Portal
+
+# How the portal plugs into WsgiDAV. An admin's config may not change these: they are the portal.
+WSGIDAV_WIRING: dict[str, Any] = {
+    "provider_mapping": {
+        "/": {"class": "wsgidav_ext.provider.PortalProvider", "args": ["${application}"]},
+    },
+    "http_authenticator": {
+        "domain_controller": "wsgidav_ext.domain_controller.PortalDomainController",
+        # A signed-in browser's login, set by davportal.web.signin.WebSignIn: an environ key no client can send.
+        "trusted_auth_header": "davportal.web_login",
+        # argon2 hashes cannot answer Digest challenges: Basic only (over TLS in production).
+        "accept_basic": True,
+        "accept_digest": False,
+        "default_to_digest": False,
+    },
+    # In order: the audit trail (it sees every outcome), error pages (plain-language reasons, no
+    # internals), request sanity (paths, XML bodies), browser sign-in, login, the access policy,
+    # the web pages (a browser on a folder), then WebDAV itself.
+    "middleware_stack": [
+        "wsgidav_ext.audit.AuditTrail",
+        "wsgidav_ext.error_pages.ErrorPages",
+        "wsgidav_ext.guard.RequestGuard",
+        "davportal.web.signin.WebSignIn",
+        "wsgidav.http_authenticator.HTTPAuthenticator",
+        "wsgidav_ext.gate.AccessGate",
+        "davportal.web.pages.WebPages",
+        "wsgidav.request_resolver.RequestResolver",
+    ],
+    "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
+    "honor_mtime_header": True,  # X-OC-Mtime on PUT: rclone and ownCloud clients keep file times
+    # Explorer keeps a copied file's time by PROPPATCHing Win32LastModifiedTime.
+    "hotfixes": {"emulate_win32_lastmod": True},
+    "lock_storage": True,
+    "property_manager": {
+        "class": "wsgidav_ext.dead_properties.PortalPropertyManager",
+        "args": ["${application}"],
+    },
+    "suppress_version_info": True,
+}
+# What an admin's config may set, with these defaults.
+SERVER_DEFAULTS: dict[str, Any] = {
+    "server": "cheroot",
+    "server_args": {"numthreads": 10},
+    "host": "127.0.0.1",
+    "port": 8080,
+    "verbose": 2,
+    "logging": {"enable": True},
+}
 
 
-def make_app(config: dict[str, Any]) -> WsgiDAVApp:
-    config = copy.deepcopy(config)
-    redis_url = (config.get("davportal") or {}).get("redis_url")
+def wsgidav_config(config: dict[str, Any]) -> dict[str, Any]:
+    """An admin's config (host, port, TLS, logging, the `davportal:` section) with the wiring."""
+    merged = {**SERVER_DEFAULTS, **copy.deepcopy(config), **copy.deepcopy(WSGIDAV_WIRING)}
+    redis_url = (merged.get("davportal") or {}).get("redis_url")
     if redis_url:
         # Locks every node sees: WsgiDAV's own Redis lock storage.
         url = urlsplit(redis_url)
-        config["lock_storage"] = {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis", "kwargs": {
+        merged["lock_storage"] = {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis", "kwargs": {
             "host": url.hostname or "127.0.0.1", "port": url.port or 6379, "password": url.password,
             "db": int(url.path.strip("/") or 0)}}  # fmt: skip
-    if config.get("suppress_version_info", True):
-        # WsgiDAV applies this only in its own CLI; embedded, we do it ourselves.
-        util.public_wsgidav_info = "WsgiDAV"
-        util.public_python_info = f"Python/{sys.version_info[0]}"
-    return WsgiDAVApp(config)
+    return merged
+
+
+def make_app(config: dict[str, Any], source: str = "config") -> WsgiDAVApp:
+    config = wsgidav_config(config)
+    settings = settings_of(config, source)
+    check_transport(config, settings)
+    config[PORTAL_KEY] = Portal(settings)
+    # WsgiDAV applies this only in its own CLI; embedded, we do it ourselves.
+    util.public_wsgidav_info = "WsgiDAV"
+    util.public_python_info = f"Python/{sys.version_info[0]}"
+    app = WsgiDAVApp(config)
+    portal_of(app).sweep()  # a crash's half-written uploads, found at start
+    return app
 
 
 def portal_of(app: WsgiDAVApp) -> Portal:
     return Portal.of(app.config)
+
+
+def check_transport(config: dict[str, Any], settings: Settings) -> None:
+    """Passwords travel in Basic auth: beyond this machine, only over TLS (here or at a proxy)."""
+    host = str(config.get("host") or "127.0.0.1")
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not (loopback or config.get("ssl_certificate") or settings.behind_tls_proxy):
+        raise ConfigError(
+            f"Refusing to serve passwords in clear text on {host}: give ssl_certificate and ssl_private_key, "
+            "or set davportal.behind_tls_proxy: true when a proxy terminates TLS in front of the portal."
+        )

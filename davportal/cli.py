@@ -6,19 +6,30 @@ on stderr when the operation is refused, 2 on bad usage.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import getpass
 import logging
 import sys
+import time
 from datetime import timedelta
 
 import click
 
-from davportal import audit_log, documents, sharing, trash
-from davportal.errors import PortalError
-from davportal.models import Account
+from davportal.app import wsgidav_config
+from davportal.core.errors import PortalError
+from davportal.core.models import Account
+from davportal.core.paths import ref_url, split_path
+from davportal.core.settings import CONFIG_ENV, load_config, settings_of
+from davportal.demo import create_demo_firm
+from davportal.notifications import outbox
+from davportal.notifications.worker import send_round
 from davportal.progress import progress
-from davportal.settings import CONFIG_ENV, load_config, settings_of
-from policy import Role
+from davportal.server import serve as run_server
+from davportal.services import audit, documents, sharing, trash, two_factor
+from davportal.services.authentication import unblock
+from davportal.services.portal import Portal
+from policy import Actor, Role
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 from provisioning import accounts, clients, importer, templates
 
@@ -53,8 +64,6 @@ def command(group, name=None, **kwargs):
 
 
 def _portal(config, source):
-    from wsgidav_ext.runtime import Portal
-
     return Portal(settings_of(config, source))
 
 
@@ -89,11 +98,7 @@ def init(config, source):
 @click.option("--demo", is_flag=True, help="Also create a demo firm and print its logins.")
 def serve(config, source, host, port, demo):
     """Serve the portal over WebDAV."""
-    from davportal.demo import create_demo_firm
-    from davportal.server import serve as run_server
-    from davportal.settings import WSGIDAV_WIRING
-
-    config = {**WSGIDAV_WIRING, **config}
+    config = wsgidav_config(config)
     config["host"] = host or config["host"]
     config["port"] = port if port is not None else config["port"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -107,7 +112,7 @@ def serve(config, source, host, port, demo):
                 click.echo(f"  {entry.login:<8} password {entry.password:<14} {entry.who}")
         sys.stdout.flush()
 
-    run_server(config, on_ready=ready)
+    run_server(config, source, on_ready=ready)
 
 
 @main.group()
@@ -309,8 +314,6 @@ def user():
 @click.argument("login")
 def user_unblock(config, source, login):
     """Let a login sign in again at once, after failed attempts spaced it out."""
-    from wsgidav_ext.authentication import unblock
-
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         networks = unblock(session, login)
@@ -326,7 +329,7 @@ def user_two_factor():
 @click.argument("login")
 def user_two_factor_reset(config, source, login):
     """Turn two-factor sign-in off for a login (a lost phone): they set it up again at next sign-in."""
-    from davportal import two_factor
+
 
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
@@ -339,7 +342,7 @@ def user_two_factor_reset(config, source, login):
 @click.option("--revoke", "revoke_id", type=int, help="Revoke this app password (its id).")
 def user_app_passwords(config, source, login, revoke_id):
     """List a login's app passwords (name, created, last used), or revoke one."""
-    from davportal import two_factor
+
 
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
@@ -382,9 +385,11 @@ def _print_accounts(portal, role: Role) -> None:
 @click.argument("text")
 def describe(config, source, client_id, path, text):
     """Give a document a description the client sees (at most 500 characters; "" removes it)."""
-    portal = _portal(config, source)
+    portal, actor = _portal(config, source), command_line_actor()
+    target = portal.storage.target(_parts(client_id, path))
     with portal.sessions.begin() as session:
-        sharing.describe(session, portal.storage, portal.rules_for(client_id), client_id, path, text)
+        sharing.describe(session, portal.rules_for(client_id), actor, target, text)
+        audit.record(session, actor, "DESCRIBE", target, "description set" if text else "description removed")
     click.echo(f"Description of {client_id}/{path.strip('/')} {'set' if text else 'removed'}.")
 
 
@@ -394,11 +399,23 @@ def describe(config, source, client_id, path, text):
 @click.option("--off", is_flag=True, help="Stop sharing it.")
 def share(config, source, client_id, path, off):
     """Share a file from a private folder: the client sees it, read-only, in Team's shared."""
-    portal = _portal(config, source)
+    portal, actor = _portal(config, source), command_line_actor()
+    target = portal.storage.target(_parts(client_id, path))
     with portal.sessions.begin() as session:
-        changed = sharing.share(session, portal, client_id, path, not off)
+        changed = sharing.share(session, portal.settings, portal.rules_for(client_id), actor, target, not off)
+        if changed:
+            audit.record(session, actor, "UNSHARE" if off else "SHARE", target, "share toggle")
     state = "no longer shared" if off else "shared with the client"
     click.echo(f"{client_id}/{path.strip('/')} is {state}{'' if changed else ' (it already was)'}.")
+
+
+def command_line_actor() -> Actor:
+    """The admin at the command line: staff, named after the system user, in the audit trail."""
+    return Actor(f"cli:{getpass.getuser()}", Role.STAFF, is_admin=True)
+
+
+def _parts(client_id: str, path: str) -> tuple[str, ...]:
+    return (client_id, *split_path(path))
 
 
 @command(main)
@@ -422,12 +439,12 @@ def seen(config, source, client_id, path):
 @click.option("--user", "login", help="Only this login.")
 @click.option("--since", type=click.DateTime(), help="Only from this date (YYYY-MM-DD) on.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def audit(config, source, client_id, login, since, fmt):
+def audit_trail(config, source, client_id, login, since, fmt):
     """Who read or changed what, and when."""
     portal = _portal(config, source)
     with portal.sessions() as session:
-        rows = audit_log.events(session, client_id=client_id, login=login, since=since)
-    render = {"table": audit_log.as_table, "csv": audit_log.as_csv, "json": audit_log.as_json}[fmt]
+        rows = audit.events(session, client_id=client_id, login=login, since=since)
+    render = {"table": audit.as_table, "csv": audit.as_csv, "json": audit.as_json}[fmt]
     click.echo(render(rows))
 
 
@@ -453,8 +470,6 @@ def trash_list(config, source, client_id):
 @click.argument("item_id", type=int)
 def trash_restore(config, source, item_id):
     """Put a deleted document back (beside the original name if that is taken)."""
-    from wsgidav_ext.paths import ref_url
-
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         restored = trash.restore(session, portal.storage, item_id,
@@ -482,11 +497,6 @@ def notify_group():
 @click.option("--once", is_flag=True, help="One round (compose what is due, send what is due), then exit.")
 def notify_run(config, source, once):
     """Send notifications: as a separate process, or from cron with --once."""
-    import asyncio
-    import time
-
-    from notifications.worker import send_round
-
     portal = _portal(config, source)
     if portal.settings.mail.host is None:
         raise click.UsageError("No mail server configured: set davportal.mail.host in the config.")
@@ -504,8 +514,6 @@ def notify_run(config, source, once):
 @command(notify_group, "status")
 def notify_status(config, source):
     """Pending, sent and failed emails (the failed and pending ones listed)."""
-    from notifications import outbox
-
     portal = _portal(config, source)
     with portal.sessions() as session:
         counts, messages = outbox.listing(session)
@@ -522,8 +530,6 @@ def notify_status(config, source):
 @click.argument("message_id", type=int)
 def notify_retry(config, source, message_id):
     """Queue a failed email again."""
-    from notifications import outbox
-
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         outbox.retry(session, message_id)

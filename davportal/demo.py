@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from davportal.models import Account
+from davportal.core.models import Account
+from davportal.services.portal import Portal
 from policy import Role
 from provisioning import accounts, clients
-from wsgidav_ext.runtime import Portal
 
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"

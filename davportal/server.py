@@ -11,8 +11,8 @@ from cheroot import server, wsgi
 from cheroot.server import get_ssl_adapter_class
 
 from davportal.app import make_app, portal_of
-from davportal.janitor import Janitor
-from notifications.worker import Sender
+from davportal.notifications.worker import Sender
+from davportal.services.janitor import Janitor
 
 _logger = logging.getLogger("davportal")
 
@@ -94,8 +94,8 @@ def wsgi_server(bind_addr: tuple[str, int], app, **server_args) -> wsgi.Server:
     return http
 
 
-def build_server(config: dict[str, Any]) -> wsgi.Server:
-    app = make_app(config)
+def build_server(config: dict[str, Any], source: str = "config") -> wsgi.Server:
+    app = make_app(config, source)
     server_args = {"numthreads": 10, **(config.get("server_args") or {})}
     server = wsgi_server((config["host"], int(config["port"])), app, **server_args)
     if config.get("ssl_certificate"):
@@ -113,8 +113,8 @@ def base_url(config: dict[str, Any], server: wsgi.Server | None = None) -> str:
     return f"{scheme}://{host}:{port}/"
 
 
-def serve(config: dict[str, Any], on_ready=None) -> None:
-    server = build_server(config)
+def serve(config: dict[str, Any], source: str = "config", on_ready=None) -> None:
+    server = build_server(config, source)
     server.prepare()  # binds now, so the URL printed is the one that answers
     portal = portal_of(server.wsgi_app)
     janitor = Janitor(portal)

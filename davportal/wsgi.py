@@ -6,7 +6,7 @@ The config comes from DAVPORTAL_CONFIG (or the embedded defaults), as for the co
 """
 
 from davportal.app import make_app
-from davportal.settings import WSGIDAV_WIRING, load_config
+from davportal.core.settings import load_config
 
 _config, _source = load_config(None)
-app = make_app({**WSGIDAV_WIRING, **_config})
+app = make_app(_config, _source)

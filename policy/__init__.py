@@ -7,6 +7,7 @@ from policy.model import (
     TEAM_SHARED,
     Action,
     Actor,
+    Area,
     Decision,
     Role,
     Rule,
@@ -21,6 +22,6 @@ def default_rules(team_shared: str, client_shared: str) -> RuleBook:
 
 
 __all__ = [
-    "CLIENT_SHARED", "PRIVATE", "TEAM_SHARED", "Action", "Actor", "Decision", "Role", "Rule",
+    "CLIENT_SHARED", "PRIVATE", "TEAM_SHARED", "Action", "Actor", "Area", "Decision", "Role", "Rule",
     "RuleBook", "Target", "decide", "decide_tree", "default_rules",
 ]  # fmt: skip

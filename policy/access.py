@@ -7,6 +7,7 @@ from policy.model import (
     HIDDEN,
     Action,
     Actor,
+    Area,
     Decision,
     Role,
     RuleBook,
@@ -67,7 +68,7 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
             if len(below) == 1 and action in (Action.CREATE, Action.CHANGE):
                 # A PUT at the client root gets this answer whether or not the name exists.
                 return refused(
-                    NOTHING_AT_CLIENT_ROOT.format(upload_folder=rules.folder_name("client-shared"))
+                    NOTHING_AT_CLIENT_ROOT.format(upload_folder=rules.folder_name(Area.CLIENT_SHARED))
                 )
             return HIDDEN  # 404, not 403: a contact must not learn that a private folder exists
         if action is Action.READ:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Mapping
 
 EVERY_TYPE = "*"  # in a rule's reader/creator sets: every participant type
 DEFAULT_PARTICIPANT_TYPE = "client"
+
+
+class Area(StrEnum):
+    """The three areas every portal has; a matter type may name more (a rule of its own)."""
+
+    PRIVATE = "private"  # staff only
+    TEAM_SHARED = "team-shared"  # staff write, the client's contacts read
+    CLIENT_SHARED = "client-shared"  # the client's contacts write, staff read and copy out
 
 
 class Role(str, Enum):
@@ -60,10 +68,10 @@ def _includes(types: frozenset[str], participant_type: str) -> bool:
     return EVERY_TYPE in types or participant_type in types
 
 
-PRIVATE = Rule("private")
-TEAM_SHARED = Rule("team-shared", readers=frozenset({EVERY_TYPE}))
+PRIVATE = Rule(Area.PRIVATE)
+TEAM_SHARED = Rule(Area.TEAM_SHARED, readers=frozenset({EVERY_TYPE}))
 CLIENT_SHARED = Rule(
-    "client-shared",
+    Area.CLIENT_SHARED,
     readers=frozenset({EVERY_TYPE}),
     uploaders=frozenset({EVERY_TYPE}),
     deleters=frozenset({EVERY_TYPE}),

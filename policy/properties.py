@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policy.access import decide
-from policy.model import ALLOWED, Action, Actor, Decision, RuleBook, Target, refused
+from policy.model import ALLOWED, Action, Actor, Area, Decision, RuleBook, Target, refused
 
 NS = "urn:davportal"
 DESCRIPTION = f"{{{NS}}}description"
@@ -14,7 +14,12 @@ SEEN_BY = f"{{{NS}}}seen-by"
 OC_PERMISSIONS = "{http://owncloud.org/ns}permissions"
 OC_CHECKSUMS = "{http://owncloud.org/ns}checksums"
 PROTECTED = frozenset({UPLOADED_BY, AREA, SEEN_BY, OC_PERMISSIONS, OC_CHECKSUMS})
+STAFF_ONLY = frozenset({SEEN_BY})  # who downloaded what is the firm's business, not the client's
 MAX_DESCRIPTION = 500
+
+
+def may_read_property(actor: Actor, name: str) -> bool:
+    return not (actor.is_contact and name in STAFF_ONLY)
 
 
 def decide_property(actor: Actor, name: str, value: str | None, target: Target, rules: RuleBook) -> Decision:
@@ -31,7 +36,7 @@ def decide_property(actor: Actor, name: str, value: str | None, target: Target, 
     if target.is_collection:
         return refused("Only single files can be shared, not folders.")
     rule = rules.rule_at(target.below_client)
-    if rule.area != "private":
+    if rule.area != Area.PRIVATE:
         return refused("Only files in a private folder are shared this way; this one is already visible to the client.")
     if not rule.shareable:
         return refused("Files in this folder may not be shared with the client.")

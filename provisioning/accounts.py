@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davportal.errors import BadRequest, Conflict, NotFound
-from davportal.models import Account, Client, Membership
-from davportal.passwords import hash_password
+from davportal.core.errors import BadRequest, Conflict, NotFound
+from davportal.core.models import Account, Client, Membership
+from davportal.services.passwords import hash_password
 from policy import Role
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 

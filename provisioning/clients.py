@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from davportal.errors import BadRequest, Conflict, NotFound
-from davportal.models import Account, Client, Membership
-from davportal.storage import Storage
+from davportal.core.errors import BadRequest, Conflict, NotFound
+from davportal.core.models import Account, Client, Membership
+from davportal.core.storage import Storage
 from policy import Role
 from policy.names import RESERVED_PREFIX
 from provisioning import templates

@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.errors import BadRequest
-from davportal.models import Account, Client, Membership
-from davportal.storage import Storage
+from davportal.core.errors import BadRequest
+from davportal.core.models import Account, Client, Membership
+from davportal.core.storage import Storage
 from policy import Role
 from provisioning import templates
 from provisioning.accounts import EMAIL_PATTERN, LOGIN_PATTERN

@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from davportal.errors import ConfigError
+from davportal.core.errors import ConfigError
 from policy import CLIENT_SHARED, PRIVATE, TEAM_SHARED, Rule, RuleBook
 from policy.model import EVERY_TYPE
 from policy.names import check_new_name
 
-BUILT_IN_AREAS = {"private": PRIVATE, "team-shared": TEAM_SHARED, "client-shared": CLIENT_SHARED}
+BUILT_IN_AREAS = {rule.area: rule for rule in (PRIVATE, TEAM_SHARED, CLIENT_SHARED)}
 
 
 class _Strict(BaseModel):

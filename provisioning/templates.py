@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.models import Client, ProvisionedFolder
-from davportal.storage import Storage
+from davportal.core.models import Client, ProvisionedFolder
+from davportal.core.storage import Storage
 from provisioning.matter_types import MatterType
 
 BATCH = 500  # clients per transaction: an interrupted push loses at most this much bookkeeping

@@ -18,9 +18,8 @@ from sqlalchemy import create_engine, text
 
 from davportal.app import make_app, portal_of
 from davportal.server import wsgi_server
-from davportal.settings import WSGIDAV_WIRING
 from provisioning import accounts, clients
-from wsgidav_ext.runtime import Portal
+from davportal.services.portal import Portal
 
 POSTGRES_ENV = "DAVPORTAL_TEST_POSTGRES_URL"
 PASSWORD = "correct horse battery"
@@ -68,7 +67,6 @@ def database_url(backend, tmp_path_factory):
 
 def portal_config(database_url: str, storage: Path, **davportal) -> dict:
     return {
-        **WSGIDAV_WIRING,
         "logging": {"enable": False},
         "davportal": {"database_url": database_url, "storage_root": str(storage), **davportal},
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from davportal.models import AuditEvent, Notice
+from davportal.core.models import AuditEvent, Notice
 from tests.conftest import CLIENT, TEAM
 
 # The EICAR test file: harmless, and recognised by every antivirus as "infected".

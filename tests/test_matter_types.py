@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from davportal.cli import main
-from davportal.errors import ConfigError
+from davportal.core.errors import ConfigError
 from provisioning.matter_types import load_matter_types
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,9 +183,9 @@ def test_dry_run_changes_nothing(admin):
 
 
 def test_an_interrupted_push_can_be_run_again(admin):
-    from davportal.settings import load_config, settings_of
+    from davportal.core.settings import load_config, settings_of
     from provisioning import templates
-    from wsgidav_ext.runtime import Portal
+    from davportal.services.portal import Portal
 
     for n in range(6):
         admin("client", "add", f"c{n}", "--name", f"C{n}", "--matter-type", "family-law")

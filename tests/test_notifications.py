@@ -20,8 +20,8 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from davportal.models import utcnow
-from notifications.worker import send_round
+from davportal.core.models import utcnow
+from davportal.notifications.worker import send_round
 from provisioning import accounts, clients
 from tests.conftest import CLIENT, PASSWORD, TEAM
 

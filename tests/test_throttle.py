@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from davportal.models import AuditEvent
+from davportal.core.models import AuditEvent
 from policy.throttle import delay_after, network_of
 from tests.conftest import PASSWORD
 

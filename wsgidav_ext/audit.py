@@ -1,7 +1,8 @@
 """The audit trail: one event per read of content, change and failed login, with its outcome.
 
-Outermost in the stack, so it sees every final status, refusals included. It also ends the
-request's database session: the change a request made and its audit event commit together.
+Outermost in the stack, so it sees every final status, refusals included. It opens the request's
+context and ends its database session: the change a request made and its audit event commit
+together.
 """
 
 from __future__ import annotations
@@ -11,20 +12,14 @@ from urllib.parse import unquote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.models import AuditEvent
-from wsgidav_ext.audit_keys import AUDIT_PATH_KEY, EVENTS_KEY, TARGET_KEY
-from wsgidav_ext.authentication import printable
-from wsgidav_ext.domain_controller import ACTOR_KEY, ATTEMPTED_LOGIN_KEY
-from wsgidav_ext.paths import split_path
-from wsgidav_ext.runtime import SESSION_KEY, Portal
+from davportal.core.models import AuditEvent
+from davportal.core.paths import split_path
+from davportal.services.authentication import printable
+from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
 
 _logger = logging.getLogger("davportal.audit")
 AUDITED = frozenset({"GET", "PUT", "DELETE", "MOVE", "COPY", "MKCOL", "PROPPATCH"})
-
-
-def add_event(environ: dict, action: str, path: str, detail: str) -> None:
-    """Record something a request did besides its method (audited with the request's outcome)."""
-    environ.setdefault(EVENTS_KEY, []).append((action, path, detail))
 
 
 class AuditTrail(BaseMiddleware):
@@ -33,13 +28,14 @@ class AuditTrail(BaseMiddleware):
         self.portal = Portal.of(config)
 
     def __call__(self, environ, start_response):
+        context = RequestContext.begin(environ, self.portal)
         finished = []
 
         def finishing(status, headers, exc_info=None):
             # Committed before the status goes out: a client that has the answer finds the
             # change and its event in the database, and no transaction stays open while a
             # large GET streams.
-            self._finish(environ, int(status.split(" ", 1)[0]))
+            self._finish(environ, context, int(status.split(" ", 1)[0]))
             finished.append(True)
             return start_response(status, headers, exc_info)
 
@@ -50,11 +46,11 @@ class AuditTrail(BaseMiddleware):
             if hasattr(app_iter, "close"):
                 app_iter.close()
             if not finished:
-                self._finish(environ, 500)
+                self._finish(environ, context, 500)
 
-    def _finish(self, environ: dict, status: int) -> None:
-        session = environ.pop(SESSION_KEY, None)
-        events = self._events(environ, status)
+    def _finish(self, environ: dict, context: RequestContext, status: int) -> None:
+        session = context.take_session()
+        events = self._events(environ, context, status)
         if session is None and not events:
             return
         session = session or self.portal.sessions()
@@ -70,33 +66,34 @@ class AuditTrail(BaseMiddleware):
         finally:
             session.close()
 
-    def _events(self, environ: dict, status: int) -> list[AuditEvent]:
+    @staticmethod
+    def _events(environ: dict, context: RequestContext, status: int) -> list[AuditEvent]:
         method = environ["REQUEST_METHOD"]
-        actor = environ.get(ACTOR_KEY)
+        actor = context.actor
         common = {"status": status, "remote_addr": environ.get("REMOTE_ADDR")}
         if actor is None:
-            attempted = environ.get(ATTEMPTED_LOGIN_KEY)
+            attempted = context.attempted_login
             if status in (401, 429) and attempted is not None:
                 action = "LOGIN-FAILED" if status == 401 else "LOGIN-BLOCKED"
                 return [AuditEvent(login=printable(attempted), role=None, action=action,
-                                   **_where(environ["PATH_INFO"]), **common)]  # fmt: skip
+                                   **_where(context.parts(environ["PATH_INFO"])), **common)]  # fmt: skip
             return []
         who = {"login": actor.login, "role": actor.role.value}
         events = []
-        target = environ.get(TARGET_KEY)
+        target = context.target
         reads_content = method != "GET" or (target is not None and target.exists and not target.is_collection)
         if method in AUDITED and reads_content:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
-            path = environ.get(AUDIT_PATH_KEY, environ["PATH_INFO"])
-            events.append(AuditEvent(action=method, destination=_joined(destination), **_where(path), **who,
-                                     **common))  # fmt: skip
-        for action, path, detail in environ.pop(EVENTS_KEY, []):
-            events.append(AuditEvent(action=action, detail=detail, **_where(path), **who, **common))
+            path = context.audit_path or environ["PATH_INFO"]
+            events.append(AuditEvent(action=method, destination=_joined(destination), **_where(context.parts(path)),
+                                     **who, **common))  # fmt: skip
+        for action, path, detail in context.events:
+            events.append(AuditEvent(action=action, detail=detail, **_where(context.parts(path)), **who, **common))
+        context.events.clear()
         return events
 
 
-def _where(path: str) -> dict:
-    parts = split_path(path)
+def _where(parts: tuple[str, ...]) -> dict:
     return {"client_id": parts[0] if parts else None, "path": "/".join(parts[1:]) or None}
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from wsgidav.dc.base_dc import BaseDomainController
 
-from wsgidav_ext.runtime import Portal
-
-ACTOR_KEY = "davportal.actor"
-ATTEMPTED_LOGIN_KEY = "davportal.attempted_login"  # for the audit trail when a login fails
+from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
 
 
 class PortalDomainController(BaseDomainController):
@@ -31,9 +29,10 @@ class PortalDomainController(BaseDomainController):
         return False  # argon2 hashes cannot answer a Digest challenge
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        environ[ATTEMPTED_LOGIN_KEY] = user_name  # for the audit, should this fail or be refused
+        context = RequestContext.of(environ)
+        context.attempted_login = user_name  # for the audit, should this fail or be refused
         actor = self.portal.authenticator.authenticate(user_name, password, environ.get("REMOTE_ADDR", ""))
         if actor is None:
             return False
-        environ[ACTOR_KEY] = actor
+        context.actor = actor
         return True

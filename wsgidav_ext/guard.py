@@ -17,10 +17,10 @@ from urllib.parse import unquote
 from lxml import etree
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import BadRequest, TooLarge, Unauthorized
+from davportal.core.errors import BadRequest, TooLarge, Unauthorized
+from davportal.services.portal import Portal
 from policy.names import normalize
 from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
-from wsgidav_ext.runtime import Portal
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK"})
 MAX_URI_BYTES = 3000  # well under the storage's 4,096-byte path limit, with the storage root before it

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import os
 
-from davportal import documents
+from davportal.services import documents
+from davportal.services.request import RequestContext
 from policy.names import normalize
 
-_CACHE_KEY = "davportal.shared_view"
 
-
-def shared_view(provider, environ: dict, client_id: str) -> dict[str, str]:
+def shared_view(context: RequestContext, client_id: str) -> dict[str, str]:
     """Name shown in Team's shared -> URL path of the private file (one query, one scandir).
 
     A name already taken by a real file there gets a visible suffix: "Letter (shared).pdf".
     """
-    cache = environ.setdefault(_CACHE_KEY, {})
-    if client_id in cache:
-        return cache[client_id]
-    with provider.portal.sessions() as session:
+    if client_id in context.shared_views:
+        return context.shared_views[client_id]
+    portal = context.portal
+    with portal.sessions() as session:
         paths = documents.shared_files(session, client_id)
     view: dict[str, str] = {}
     if paths:
-        team = provider.storage.path_of((client_id, provider.portal.settings.folders.team_shared))
+        team = portal.storage.path_of((client_id, portal.settings.folders.team_shared))
         try:
             taken = {normalize(name).casefold() for name in os.listdir(team)}
         except FileNotFoundError:
@@ -31,7 +30,7 @@ def shared_view(provider, environ: dict, client_id: str) -> dict[str, str]:
             name = shown_name(path.rsplit("/", 1)[-1], taken)
             taken.add(name.casefold())
             view[name] = f"/{client_id}/{path}"
-    cache[client_id] = view
+    context.shared_views[client_id] = view
     return view
 
 

@@ -177,7 +177,7 @@ def test_two_factor_sign_in_in_the_browser(office, open_page):
     """A contact with two-factor sign-in on enters the password, then the code from the app."""
     import pyotp
 
-    from davportal import two_factor
+    from davportal.services import two_factor
 
     secret = two_factor.new_secret()
     with office.portal.sessions.begin() as session:

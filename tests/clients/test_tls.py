@@ -15,7 +15,7 @@ from davportal.app import portal_of
 from davportal.server import build_server
 from tests.clients.conftest import require
 from tests.conftest import CLIENT, PASSWORD, portal_config
-from wsgidav_ext.runtime import Portal
+from davportal.services.portal import Portal
 
 
 @pytest.fixture(scope="module")

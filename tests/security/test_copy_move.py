@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from davportal.models import AuditEvent
+from davportal.core.models import AuditEvent
 from tests.security.conftest import CLIENT, CLIENT_Q, TEAM, exists, members, q, send, unique
 
 OK = "ok"

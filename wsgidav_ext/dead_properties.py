@@ -1,7 +1,7 @@
 """WebDAV dead properties in the portal's database, read in one query per listing.
 
 WsgiDAV asks its property manager once per listed entry (and once more per property); here a
-folder listing loads every entry's properties in one statement, kept for the request in environ.
+folder listing loads every entry's properties in one statement, kept in the request's context.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 from sqlalchemy import delete, or_, select
 
-from davportal.models import DeadProperty
-from wsgidav_ext.runtime import Portal
+from davportal.core.models import DeadProperty
+from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
 
-_CACHE_KEY = "davportal.dead_properties"
 _IN_BATCH = 500  # bound parameters per statement, well inside every database's limit
 
 
@@ -27,7 +27,7 @@ class PortalPropertyManager:
     # --- reading -----------------------------------------------------------------------
     def prefetch(self, urls: list[str], environ: dict) -> None:
         """Load the properties of many resources at once (a folder and its entries)."""
-        cache = environ.setdefault(_CACHE_KEY, {})
+        cache = RequestContext.of(environ).dead_properties
         missing = [url for url in urls if url not in cache]
         for url in missing:
             cache[url] = {}
@@ -38,10 +38,14 @@ class PortalPropertyManager:
                     cache[row.url][row.name] = row.value
 
     def _properties(self, url: str, environ: dict | None) -> dict[str, str]:
-        environ = environ if environ is not None else {}
-        if url not in environ.get(_CACHE_KEY, {}):
+        if environ is None:  # outside a request: read it, keep nothing
+            with self.portal.sessions() as session:
+                rows = session.execute(select(DeadProperty.name, DeadProperty.value).where(DeadProperty.url == url))
+                return dict(rows.all())
+        cache = RequestContext.of(environ).dead_properties
+        if url not in cache:
             self.prefetch([url], environ)
-        return environ[_CACHE_KEY][url]
+        return cache[url]
 
     def get_properties(self, norm_url, environ=None):
         return list(self._properties(norm_url, environ))
@@ -95,7 +99,7 @@ class PortalPropertyManager:
     def _writing(self, environ: dict | None):
         """The request's session (committed with its audit event), or one of its own outside requests."""
         if environ is not None:
-            yield self.portal.request_session(environ)
+            yield RequestContext.of(environ).session
             return
         with self.portal.sessions.begin() as session:
             yield session
@@ -103,7 +107,7 @@ class PortalPropertyManager:
     @staticmethod
     def _forget(environ: dict | None) -> None:
         if environ is not None:
-            environ.pop(_CACHE_KEY, None)
+            RequestContext.of(environ).dead_properties.clear()
 
 
 def _at_or_below(url: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from davportal.errors import BadRequest
+from davportal.core.errors import BadRequest
 
 _hasher = PasswordHasher()
 MIN_LENGTH = 8

@@ -1,7 +1,8 @@
 """The one policy decision every request passes through, after authentication.
 
 Turns method + path (+ Destination) into policy terms, asks `policy.decide`, and refuses with
-the decision's status and reason. It holds no rule of its own.
+the decision's status and reason. It holds no rule of its own. The target it resolves stays in
+the request's context for the provider, the audit trail and the pages.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from urllib.parse import quote, unquote, urlsplit
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import BadGateway, BadRequest, Conflict, refusal
+from davportal.core.errors import BadGateway, BadRequest, refusal
+from davportal.services import records
+from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
 from policy import Action, Decision, Target, decide, decide_tree
+from policy.documents import case_clash
 from policy.names import check_file_type, check_new_name, check_size, is_desktop_file
-from wsgidav_ext.audit_keys import TARGET_KEY
-from wsgidav_ext.domain_controller import ACTOR_KEY
-from wsgidav_ext.paths import split_path
 from wsgidav_ext.provider import PortalProvider
-from wsgidav_ext.runtime import Portal
 
 METHOD_ACTION = {
     "GET": Action.READ,
@@ -48,21 +49,23 @@ class AccessGate(BaseMiddleware):
         if method == "OPTIONS" and path in ("*", "/"):
             return self.next_app(environ, start_response)  # server capabilities: nothing to hide
         provider: PortalProvider = environ["wsgidav.provider"]
-        actor = environ[ACTOR_KEY]
+        context = RequestContext.of(environ)
+        actor = context.actor
         settings = self.portal.settings
 
         action = METHOD_ACTION.get(method, Action.READ)
-        source = environ[TARGET_KEY] = self._target(provider, environ, path, action)
+        source = context.target = self._target(provider, context, environ, path, action)
         if method == "PUT" and source.exists:
             action = Action.CHANGE
         judge = decide_tree if method in TREE_ACTIONS and source.is_collection else decide
-        decisions = [judge(actor, action, source, self.portal.rules_for(source.client_id, environ))]
-        dest = self._destination(provider, environ, source, decisions) if method in ("COPY", "MOVE") else None
+        decisions = [judge(actor, action, source, context.rules(source.client_id))]
+        dest = self._destination(provider, context, environ, source, decisions) if method in ("COPY", "MOVE") else None
         # Invisible anywhere means 404, before any 403 can say more.
         for decision in sorted(decisions, key=lambda d: d.status != 404):
             _enforce(decision)
-        if dest is not None and not dest.exists:
-            _refuse_case_clash(provider, "/" + "/".join(dest.parts), renaming=path)
+        if dest is not None and not dest.exists and dest.parts:
+            renaming = source.parts[-1] if source.parts and source.parts[:-1] == dest.parts[:-1] else None
+            _enforce(case_clash(dest.parts[-1], provider.case_clash(dest.parts), renaming_from=renaming))
 
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
@@ -72,21 +75,22 @@ class AccessGate(BaseMiddleware):
         creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
         if (action is Action.CREATE or creates_file) and not source.exists and source.parts:
             _enforce(check_new_name(source.parts[-1]))
-            _refuse_case_clash(provider, path)
+            _enforce(case_clash(source.parts[-1], provider.case_clash(source.parts)))
         if creates_file:
             _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
             _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))
 
         return self.next_app(environ, start_response)
 
-    def _destination(self, provider, environ, source: Target, decisions: list[Decision]) -> Target | None:
+    def _destination(self, provider: PortalProvider, context: RequestContext, environ: dict, source: Target,
+                     decisions: list[Decision]) -> Target | None:  # fmt: skip
         """Adds the decisions for the Destination: a create, and a removal of what it overwrites."""
         dest_path = destination_path(environ, self.wsgidav_app.mount_path)
         if dest_path is None:
             return None
-        actor = environ[ACTOR_KEY]
-        dest = self._target(provider, environ, dest_path, Action.REMOVE)
-        rules = self.portal.rules_for(dest.client_id, environ)
+        actor = context.actor
+        dest = self._target(provider, context, environ, dest_path, Action.REMOVE)
+        rules = context.rules(dest.client_id)
         create = decide(actor, Action.CREATE, dest, rules)
         decisions.append(create)
         # Only once the create is allowed: otherwise whether something is there would show.
@@ -100,15 +104,17 @@ class AccessGate(BaseMiddleware):
                 )
         return dest
 
-    def _target(self, provider: PortalProvider, environ: dict, path: str, action: Action) -> Target:
-        parts = split_path(path)
+    @staticmethod
+    def _target(provider: PortalProvider, context: RequestContext, environ: dict, path: str,
+                action: Action) -> Target:  # fmt: skip
+        parts = context.parts(path)
         resource = provider.get_resource_inst(path, environ)
         uploaded_by = written_by = None
         # Only a contact's change depends on who uploaded what: staff pay no query for it.
-        if resource is not None and environ[ACTOR_KEY].is_contact and action is not Action.READ:
-            uploaded_by = provider.uploader_of(path)
+        if resource is not None and context.actor.is_contact and action is not Action.READ:
+            uploaded_by = records.uploader_of(context, parts)
         if resource is not None and parts and is_desktop_file(parts[-1]):
-            written_by = provider.writers(parts[:-1], [parts[-1]]).get(parts[-1])
+            written_by = records.writers(context, parts[:-1], [parts[-1]]).get(parts[-1])
         return Target(
             parts,
             exists=resource is not None,
@@ -116,14 +122,6 @@ class AccessGate(BaseMiddleware):
             uploaded_by=uploaded_by,
             written_by=written_by,
         )
-
-
-def _refuse_case_clash(provider: PortalProvider, path: str, *, renaming: str | None = None) -> None:
-    """Windows and macOS users cannot tell "Report.pdf" from "report.pdf": one of them only."""
-    clash = provider.case_clash(path)
-    if clash and not (renaming and split_path(renaming) == (*split_path(path)[:-1], clash)):
-        raise Conflict(f"'{clash}' is already here: names that differ only in upper and lower case "
-                       "cannot be told apart on Windows and macOS.")  # fmt: skip
 
 
 def _enforce(decision: Decision) -> None:
@@ -172,7 +170,7 @@ def destination_path(environ: dict, mount_path: str) -> str | None:
         if not (path == mount_path or path.startswith(mount_path + "/")):
             raise BadGateway("The destination must be on this server.")
         path = path[len(mount_path):]
-    parts = split_path(path)
+    parts = RequestContext.of(environ).parts(path)
     clean = "/" + "/".join(parts) + ("/" if path.endswith("/") and parts else "")
     environ["HTTP_DESTINATION"] = quote(mount_path + clean)
     return clean

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from davportal.errors import BadRequest
+from davportal.core.errors import BadRequest, NotFound
+from policy import Target
 
 
 class Storage:
@@ -31,5 +32,9 @@ class Storage:
             current = current.parent
         return True
 
-    def client_folder(self, client_id: str) -> Path:
-        return self.path_of((client_id,))
+    def target(self, parts: tuple[str, ...]) -> Target:
+        """What is at a path, for the policy; a document that is not there is refused."""
+        disk = self.path_of(parts)
+        if not disk.exists() or not self.is_plain(disk):
+            raise NotFound(f"There is no '{'/'.join(parts[1:])}' in client '{parts[0]}'.")
+        return Target(parts, exists=True, is_collection=disk.is_dir())

@@ -12,14 +12,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from davportal.models import Client, Document, Notice, OutboxMessage, utcnow
-from davportal.settings import Settings
-from davportal.storage import Storage
+from davportal.core.models import Client, Document, Notice, OutboxMessage, utcnow
+from davportal.core.settings import Settings
+from davportal.core.storage import Storage
 
 LEFT_OUT = -1  # a notice whose document was removed before the email went out
 WHAT = {"new": "new", "updated": "new version", "moved": "moved", "copied": "copied", "shared": "shared with you",
         "uploaded": "uploaded", "infected": "REFUSED: it contains a virus; not stored"}  # fmt: skip
-_templates = Environment(loader=PackageLoader("notifications"), autoescape=select_autoescape(["html.j2"]),
+_templates = Environment(loader=PackageLoader("davportal.notifications"), autoescape=select_autoescape(["html.j2"]),
                          trim_blocks=True, lstrip_blocks=True)  # fmt: skip
 
 

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davportal.documents import under
-from davportal.errors import NotFound
-from davportal.models import DeadProperty, Document, TrashItem, utcnow
-from davportal.storage import Storage
+from davportal.core.errors import NotFound
+from davportal.core.models import DeadProperty, Document, TrashItem, utcnow
+from davportal.core.storage import Storage
+from davportal.services.documents import under
 from policy.names import RESERVED_PREFIX
 
 TRASH_FOLDER = RESERVED_PREFIX + "trash"  # in the storage root: reserved, never listed

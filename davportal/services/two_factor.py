@@ -11,9 +11,9 @@ import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davportal.errors import BadRequest, NotFound
-from davportal.models import Account, AppPassword, utcnow
-from davportal.passwords import hash_secret, verify
+from davportal.core.errors import BadRequest, NotFound
+from davportal.core.models import Account, AppPassword, utcnow
+from davportal.services.passwords import hash_secret, verify
 
 APP_PASSWORD = re.compile(r"^app-(\d+)-([A-Za-z0-9_-]{20,})$")  # the id tells which hash to check: one only
 RECOVERY_CODES = 8

@@ -32,13 +32,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Package data, found by Alembic through importlib.resources: installed or not, the same place.
+MIGRATIONS = "davportal:migrations"
 _ADVISORY_LOCK = 7_160_521  # any number, the same on every node: one upgrade at a time
 
 
 def migration_config(connection) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
     return config
 

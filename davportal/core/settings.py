@@ -1,7 +1,7 @@
 """The `davportal:` section of the config: every key, its type, default and help, in one place.
 
-The same YAML file is a WsgiDAV config (read by `wsgidav --config`) and ours; this module
-validates our section and knows how to wire the portal into WsgiDAV's own keys.
+The config file holds the server's keys (host, port, TLS, logging) and this section; this
+module validates the section. How the portal is wired into WsgiDAV is `davportal.app`'s business.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
-from davportal.errors import ConfigError
+from davportal.core.errors import ConfigError
 
 CONFIG_ENV = "DAVPORTAL_CONFIG"
 DATABASE_URL_ENV = "DAVPORTAL_DATABASE_URL"
@@ -162,55 +162,11 @@ class Settings(Section):
             raise ConfigError(f"{source}: {key}: {problem['msg']}") from None
 
 
-# How the portal plugs into WsgiDAV, through WsgiDAV's own config keys. config/davportal.yaml
-# spells out the same wiring so that `wsgidav --config` runs the portal too.
-WSGIDAV_WIRING: dict[str, Any] = {
-    "provider_mapping": {
-        "/": {"class": "wsgidav_ext.provider.PortalProvider", "args": ["${application}"]},
-    },
-    "http_authenticator": {
-        "domain_controller": "wsgidav_ext.domain_controller.PortalDomainController",
-        # A signed-in browser's login, set by web.signin.WebSignIn: an environ key no client can send.
-        "trusted_auth_header": "davportal.web_login",
-        # argon2 hashes cannot answer Digest challenges: Basic only (over TLS in production).
-        "accept_basic": True,
-        "accept_digest": False,
-        "default_to_digest": False,
-    },
-    "middleware_stack": [
-        "wsgidav_ext.audit.AuditTrail",
-        "wsgidav_ext.errors.ErrorPages",
-        "wsgidav_ext.guard.RequestGuard",
-        "web.signin.WebSignIn",
-        "wsgidav.http_authenticator.HTTPAuthenticator",
-        "wsgidav_ext.access.AccessGate",
-        "web.pages.WebPages",
-        "wsgidav.request_resolver.RequestResolver",
-    ],
-    "block_size": 1024 * 1024,  # GET and PUT move data in 1 MiB blocks, not 8 KiB
-    "honor_mtime_header": True,  # X-OC-Mtime on PUT: rclone and ownCloud clients keep file times
-    # Explorer keeps a copied file's time by PROPPATCHing Win32LastModifiedTime.
-    "hotfixes": {"emulate_win32_lastmod": True},
-    "lock_storage": True,
-    "property_manager": {
-        "class": "wsgidav_ext.properties.PortalPropertyManager",
-        "args": ["${application}"],
-    },
-    "suppress_version_info": True,
-    "server": "cheroot",
-    "server_args": {"numthreads": 10},
-    "host": "127.0.0.1",
-    "port": 8080,
-    "verbose": 2,
-    "logging": {"enable": True},
-}
-
-
 def load_config(path: str | os.PathLike | None) -> tuple[dict[str, Any], str]:
-    """Read the YAML config (or the embedded defaults) and return (wsgidav config, source name)."""
+    """Read the YAML config (or the embedded defaults) and return (config, source name)."""
     path = path or os.environ.get(CONFIG_ENV)
     if not path:
-        return {**WSGIDAV_WIRING, "davportal": {}}, "embedded defaults"
+        return {"davportal": {}}, "embedded defaults"
     try:
         with open(path, encoding="utf-8") as fh:
             config = yaml.safe_load(fh) or {}

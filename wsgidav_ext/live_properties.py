@@ -10,8 +10,10 @@ from __future__ import annotations
 from lxml import etree
 from wsgidav.dav_error import HTTP_NOT_FOUND, DAVError
 
-from davportal import documents
-from notifications.events import tell_shared
+from davportal.core.errors import PortalError
+from davportal.services import records, sharing
+from davportal.services.documents import Facts
+from davportal.services.request import RequestContext
 from policy import Target
 from policy.properties import (
     AREA,
@@ -23,28 +25,25 @@ from policy.properties import (
     SHARED,
     UPLOADED_BY,
     decide_property,
+    may_read_property,
     permissions,
 )
-from wsgidav_ext.audit import add_event
-from wsgidav_ext.domain_controller import ACTOR_KEY
-from wsgidav_ext.paths import split_path
 
-PORTAL_PROPERTIES = frozenset({DESCRIPTION, SHARED, UPLOADED_BY, AREA, SEEN_BY, OC_PERMISSIONS, OC_CHECKSUMS})
+LIVE_PROPERTIES = frozenset({DESCRIPTION, SHARED, UPLOADED_BY, AREA, SEEN_BY, OC_PERMISSIONS, OC_CHECKSUMS})
 
 
-def is_portal_property(name: str) -> bool:
-    return name in PORTAL_PROPERTIES
+def is_live_property(name: str) -> bool:
+    return name in LIVE_PROPERTIES
 
 
-def portal_property_value(resource, name: str):
-    environ = resource.environ
-    actor = environ[ACTOR_KEY]
-    provider = resource.provider
-    parts = split_path(resource.path)
-    if len(parts) < 2:
+def live_property_value(resource, name: str):
+    context = RequestContext.of(resource.environ)
+    actor = context.actor
+    parts = context.parts(resource.path)
+    if len(parts) < 2 or actor is None or not may_read_property(actor, name):
         raise DAVError(HTTP_NOT_FOUND)  # the server root and client folders are not documents
-    facts = provider.facts_of(resource.record_path, environ)
-    rules = provider.portal.rules_for(parts[0], environ)
+    facts = records.facts_of(context, context.parts(resource.record_path))
+    rules = context.rules(parts[0])
     if name == AREA:
         return rules.rule_at(parts[1:]).area
     if name == OC_PERMISSIONS:
@@ -53,9 +52,9 @@ def portal_property_value(resource, name: str):
         return permissions(actor, target, rules)
     if name == SHARED and not resource.is_collection:
         return "true" if resource.record_path != resource.path or (facts and facts.shared) else "false"
-    if name == SEEN_BY and not actor.is_contact:
+    if name == SEEN_BY:
         element = etree.Element(SEEN_BY)
-        for login, first in provider.seen_by(resource.record_path, environ):
+        for login, first in records.seen_by(context, context.parts(resource.record_path)):
             contact = etree.SubElement(element, f"{{{NS}}}contact")
             etree.SubElement(contact, f"{{{NS}}}login").text = login
             etree.SubElement(contact, f"{{{NS}}}first-download").text = first.isoformat()
@@ -66,7 +65,7 @@ def portal_property_value(resource, name: str):
     return value
 
 
-def _from_facts(name: str, facts: documents.Facts | None):
+def _from_facts(name: str, facts: Facts | None):
     if facts is None:
         return None
     if name == UPLOADED_BY:
@@ -81,23 +80,24 @@ def _from_facts(name: str, facts: documents.Facts | None):
     return None
 
 
-def set_portal_property(resource, name: str, value, *, dry_run: bool) -> None:
-    """PROPPATCH of a portal property: the policy decides, the document's record keeps it."""
-    environ = resource.environ
-    provider = resource.provider
-    parts = split_path(resource.path)
+def set_live_property(resource, name: str, value, *, dry_run: bool) -> None:
+    """PROPPATCH of a portal property: the sharing use case decides and keeps it."""
+    context = RequestContext.of(resource.environ)
+    parts = context.parts(resource.path)
     text = None if value is None else "".join(value.itertext()).strip()
     target = Target(parts, exists=True, is_collection=resource.is_collection)
-    decision = decide_property(environ[ACTOR_KEY], name, text, target, provider.portal.rules_for(parts[0], environ))
+    portal, rules, actor = context.portal, context.rules(parts[0]), context.actor
+    if actor is None:
+        raise DAVError(HTTP_NOT_FOUND)
+    decision = decide_property(actor, name, text, target, rules)  # also in the dry run WsgiDAV does first
     if not decision.allowed:
         raise DAVError(decision.status, decision.reason)
     if dry_run:
         return
-    session = provider.portal.request_session(environ)
-    client_id, path = parts[0], "/".join(parts[1:])
-    if name == DESCRIPTION:
-        documents.describe(session, client_id, path, text, is_folder=resource.is_collection)
-    elif documents.share(session, client_id, path, text == "true"):
-        add_event(environ, "SHARE" if text == "true" else "UNSHARE", resource.path, "share toggle")
-        if text == "true":
-            tell_shared(session, provider.portal, client_id, path, actor=environ[ACTOR_KEY].login)
+    try:
+        if name == DESCRIPTION:
+            sharing.describe(context.session, rules, actor, target, text)
+        elif sharing.share(context.session, portal.settings, rules, actor, target, text == "true"):
+            context.add_event("SHARE" if text == "true" else "UNSHARE", resource.path, "share toggle")
+    except PortalError as refused:
+        raise DAVError(int(refused.status), refused.reason) from None

@@ -15,9 +15,9 @@ import aiosmtplib
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.errors import NotFound
-from davportal.models import OutboxMessage, utcnow
-from davportal.settings import Mail
+from davportal.core.errors import NotFound
+from davportal.core.models import OutboxMessage, utcnow
+from davportal.core.settings import Mail
 
 _logger = logging.getLogger("davportal.mail")
 PENDING, SENT, FAILED = "pending", "sent", "failed"

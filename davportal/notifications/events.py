@@ -8,10 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davportal.models import Account, Client, Membership, Notice
-from davportal.settings import Notifications
+from davportal.core.models import Account, Client, Membership, Notice
+from davportal.core.settings import Notifications, Settings
+from davportal.services.request import RequestContext
 from policy import Action, Actor, Role, RuleBook, Target, decide
-from policy.names import is_desktop_file, is_reserved
+from policy.documents import Audience, newsworthy, told_of_arrival, told_of_write
 
 # kinds of notice
 NEW, UPDATED, MOVED, COPIED, SHARED, UPLOADED = "new", "updated", "moved", "copied", "shared", "uploaded"
@@ -19,9 +20,7 @@ INFECTED = "infected"  # an upload refused for a virus: staff hear of it
 
 
 def worth_telling(path: str) -> bool:
-    """Desktop clients' own files (owner files, temp saves, .DS_Store) are nobody's news."""
-    name = path.rsplit("/", 1)[-1]
-    return not (is_desktop_file(name) or is_reserved(name))
+    return newsworthy(path.rsplit("/", 1)[-1])
 
 
 def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *, client_id: str, path: str,
@@ -70,9 +69,44 @@ def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
     ).all())  # fmt: skip
 
 
-def tell_shared(session: Session, portal, client_id: str, path: str, *, actor: str) -> int:
+def tell_written(context: RequestContext, parts: tuple[str, ...], *, new: bool) -> None:
+    """An upload finished: the policy says who hears of it."""
+    actor = context.actor
+    if actor is None or len(parts) < 3:
+        return
+    session, settings, below = context.session, context.portal.settings.notifications, "/".join(parts[1:])
+    audience = told_of_write(actor, parts[-1])
+    if audience is Audience.STAFF:
+        tell_staff(session, settings, client_id=parts[0], path=below, actor=actor.login)
+    elif audience is Audience.CONTACTS:
+        tell_contacts(session, settings, context.rules(parts[0]), client_id=parts[0], path=below,
+                      kind=NEW if new else UPDATED, actor=actor.login)  # fmt: skip
+
+
+def tell_arrived(context: RequestContext, src: tuple[str, ...], dest: tuple[str, ...],
+                 files: list[tuple[str, ...]], *, moved: bool) -> None:  # fmt: skip
+    """Documents moved or copied to `dest` (`files`: each file's parts below it): contacts who can
+    read them there, and (within one client) could not before, hear of it."""
+    actor = context.actor
+    same_client = src[:1] == dest[:1]
+    if actor is None or len(dest) < 3 or told_of_arrival(actor, same_client=same_client, moved=moved) is Audience.NOBODY:
+        return
+    session, settings = context.session, context.portal.settings.notifications
+    src_rules, dest_rules = context.rules(src[0]), context.rules(dest[0])
+    for relative in files:
+        before = Target((*src, *relative), exists=True)
+
+        def could_read_before(contact: Actor, before: Target = before) -> bool:
+            return same_client and decide(contact, Action.READ, before, src_rules).allowed
+
+        tell_contacts(session, settings, dest_rules, client_id=dest[0], kind=MOVED if moved else COPIED,
+                      path="/".join((*dest[1:], *relative)), actor=actor.login,
+                      could_read_before=could_read_before)  # fmt: skip
+
+
+def tell_shared(session: Session, settings: Settings, rules: RuleBook, client_id: str, path: str, *,
+                actor: str) -> int:  # fmt: skip
     """The share toggle went on: the contacts see the file in Team's shared now."""
     name = path.rsplit("/", 1)[-1]
-    return tell_contacts(session, portal.settings.notifications, portal.rules_for(client_id), client_id=client_id,
-                         path=path, kind=SHARED, actor=actor,
-                         seen_at=f"{portal.settings.folders.team_shared}/{name}")  # fmt: skip
+    return tell_contacts(session, settings.notifications, rules, client_id=client_id, path=path, kind=SHARED,
+                         actor=actor, seen_at=f"{settings.folders.team_shared}/{name}")  # fmt: skip

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from notifications.digest import compose_due
-from notifications.outbox import Delivery, deliver_due
+from davportal.notifications.digest import compose_due
+from davportal.notifications.outbox import Delivery, deliver_due
 
 _logger = logging.getLogger("davportal.mail")
 

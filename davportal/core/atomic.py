@@ -5,11 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from pathlib import Path
+from typing import NamedTuple
 
-from davportal.documents import Digests
-from davportal.errors import BadRequest, TooLarge
+from davportal.core.errors import BadRequest, TooLarge
 from policy.names import RESERVED_PREFIX, too_large_reason
+
+
+class Digests(NamedTuple):
+    """Of a file's content, taken while it arrived: clients verify downloads against them."""
+
+    sha1: str
+    md5: str
 
 
 class AtomicUpload:
@@ -102,3 +110,25 @@ def copy_atomically(source: Path, target: Path, *, block_size: int) -> Digests:
         upload.discard()
         raise
     return upload.digests
+
+
+def sweep_partial_uploads(root: Path, stale_seconds: float) -> int:
+    """Remove temporary upload files that nobody has written to for a while.
+
+    An upload in progress (on this node or another one sharing the storage) keeps touching its
+    file, so only files idle longer than `stale_seconds` are a crash's leftovers.
+    """
+    cutoff = time.time() - stale_seconds
+    removed = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            if name.startswith(RESERVED_PREFIX):
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed

@@ -13,8 +13,8 @@ from wsgidav import util
 from wsgidav.dav_error import DAVError, get_http_status_string
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.errors import PortalError
-from wsgidav_ext.runtime import Portal
+from davportal.core.errors import PortalError
+from davportal.services.portal import Portal
 
 _logger = logging.getLogger("davportal.errors")
 

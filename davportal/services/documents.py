@@ -8,12 +8,8 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from davportal.models import Account, AuditEvent, Document, utcnow
-
-
-class Digests(NamedTuple):
-    sha1: str
-    md5: str
+from davportal.core.atomic import Digests
+from davportal.core.models import Account, AuditEvent, Document, utcnow
 
 
 def under(client_id: str, path: str):

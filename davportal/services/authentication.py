@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.errors import TooManyAttempts
-from davportal.models import Account, AppPassword, LoginThrottle, Membership, utcnow
-from davportal.passwords import verify
-from davportal.settings import Auth
-from davportal.two_factor import APP_PASSWORD, mark_used
+from davportal.core.errors import TooManyAttempts
+from davportal.core.models import Account, AppPassword, LoginThrottle, Membership, utcnow
+from davportal.core.settings import Auth
+from davportal.services.passwords import verify
+from davportal.services.two_factor import APP_PASSWORD, mark_used
 from policy import Actor, Role
 from policy.throttle import EVERY_LOGIN, delay_after, network_of
 

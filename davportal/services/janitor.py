@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from davportal import trash
+from davportal.services import trash
 
 _logger = logging.getLogger("davportal.janitor")
 

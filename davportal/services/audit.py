@@ -1,4 +1,5 @@
-"""Reading the audit trail: filters and the formats an admin hands on (table, CSV, JSON)."""
+"""The audit trail outside requests (the CLI's changes), and reading it: filters and the formats
+an admin hands on (table, CSV, JSON). Requests are audited by wsgidav_ext.audit."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from davportal.models import AuditEvent
+from davportal.core.models import AuditEvent
+from policy import Actor, Target
 
 COLUMNS = ("at", "login", "role", "action", "client_id", "path", "destination", "status", "remote_addr", "detail")
+
+
+def record(session: Session, actor: Actor, action: str, target: Target, detail: str) -> None:
+    """A change made outside a request, in the change's own transaction."""
+    session.add(AuditEvent(login=actor.login, role=actor.role.value, action=action, client_id=target.client_id,
+                           path="/".join(target.below_client) or None, status=200, detail=detail))  # fmt: skip
 
 
 def events(session: Session, *, client_id: str | None = None, login: str | None = None,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 
-from davportal.errors import NotAllowed, PortalError
-from davportal.settings import Antivirus
+from davportal.core.errors import NotAllowed, PortalError
+from davportal.core.settings import Antivirus
 
 CHUNK = 256 * 1024
 

@@ -1,0 +1,1 @@
+"""The ground floor: settings, errors, tables, database, storage. Imports nothing of the portal above it."""

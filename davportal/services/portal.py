@@ -1,0 +1,65 @@
+"""The services one process shares: settings, database, storage, matter types, sign-in, scanning.
+
+Built once by the composition root (`davportal.app`, or the CLI for a command) and handed to
+WsgiDAV in its config, where every adapter finds it with `Portal.of(config)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from davportal.core.atomic import sweep_partial_uploads
+from davportal.core.db import create_schema, make_engine, session_factory
+from davportal.core.errors import ConfigError
+from davportal.core.models import Client
+from davportal.core.settings import Settings
+from davportal.core.storage import Storage
+from davportal.services.antivirus import Clamd
+from davportal.services.authentication import Authenticator
+from policy import RuleBook
+from provisioning.matter_types import MatterTypes, load_matter_types
+
+_logger = logging.getLogger("davportal")
+PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the Portal
+
+
+class Portal:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        create_schema(self.engine)  # idempotent: a fresh database works at once
+        self.sessions = session_factory(self.engine)
+        self.storage = Storage(settings.storage_root)
+        self.storage.ensure_root()
+        self.matter_types: MatterTypes = load_matter_types(
+            settings.matter_types_file, team_shared=settings.folders.team_shared,
+            client_shared=settings.folders.client_shared)  # fmt: skip
+        self.authenticator = Authenticator(self.sessions, settings.auth)
+        self.scanner = Clamd(settings.antivirus) if settings.antivirus.clamd_socket else None
+
+    def rules_for(self, client_id: str | None) -> RuleBook:
+        """The rules of a client's folders: its matter type's, or the two areas alone.
+
+        One query (none without matter types); a request asks once per client, through its context.
+        """
+        if not client_id or not self.matter_types:
+            return self.matter_types.default_rules
+        with self.sessions() as session:
+            type_id = session.scalar(select(Client.matter_type).where(Client.id == client_id))
+        return self.matter_types.rules_of(type_id)
+
+    def sweep(self) -> None:
+        removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)
+        if removed:
+            _logger.warning("Removed %d unfinished upload(s) left by an earlier stop.", removed)
+
+    @staticmethod
+    def of(config: dict[str, Any]) -> Portal:
+        """The portal the composition root put into this WsgiDAV config."""
+        portal = config.get(PORTAL_KEY)
+        if not isinstance(portal, Portal):
+            raise ConfigError("The portal runs through `davportal serve` or davportal.wsgi:app (see the README).")
+        return portal
