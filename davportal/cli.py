@@ -329,8 +329,6 @@ def user_two_factor():
 @click.argument("login")
 def user_two_factor_reset(config, source, login):
     """Turn two-factor sign-in off for a login (a lost phone): they set it up again at next sign-in."""
-
-
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         was_on = two_factor.reset(session, login)
@@ -342,8 +340,6 @@ def user_two_factor_reset(config, source, login):
 @click.option("--revoke", "revoke_id", type=int, help="Revoke this app password (its id).")
 def user_app_passwords(config, source, login, revoke_id):
     """List a login's app passwords (name, created, last used), or revoke one."""
-
-
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         if revoke_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import Digests
@@ -23,15 +23,19 @@ def record(
     session: Session, client_id: str, path: str, login: str | None, *, is_folder: bool,
     digests: Digests | None = None, description: str | None = None,
 ) -> None:  # fmt: skip
-    """A new document, or a new version (it belongs to whoever wrote it; a description stays)."""
+    """A new document, or a new version (it belongs to whoever wrote it; a description stays).
+
+    An update first, an insert only when nothing was there: the row is never read.
+    """
     sha1, md5 = digests or (None, None)
-    document = session.get(Document, (client_id, path))
-    if document is None:
+    changed = session.execute(
+        update(Document).where(Document.client_id == client_id, Document.path == path)
+        .values(uploaded_by=login, uploaded_at=utcnow(), is_folder=is_folder, sha1=sha1, md5=md5)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not changed:
         session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder,
                              sha1=sha1, md5=md5, description=description))  # fmt: skip
-    else:
-        document.uploaded_by, document.uploaded_at = login, utcnow()
-        document.is_folder, document.sha1, document.md5 = is_folder, sha1, md5
 
 
 def forget(session: Session, client_id: str, path: str) -> None:

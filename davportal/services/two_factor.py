@@ -98,21 +98,6 @@ def revoke_app_password(session: Session, login: str, app_id: int) -> None:
     session.delete(row)
 
 
-def app_password_hash(session: Session, login: str, password: str) -> tuple[int, str] | None:
-    """The one stored hash an app password can match (by the id it carries), or None."""
-    match = APP_PASSWORD.match(password)
-    if not match:
-        return None
-    row = session.get(AppPassword, int(match.group(1)))
-    if row is None or row.login != login:
-        return None
-    return row.id, row.secret_hash
-
-
-def app_password_secret(password: str) -> str:
-    return APP_PASSWORD.match(password).group(2)
-
-
 def mark_used(session: Session, app_id: int) -> None:
     row = session.get(AppPassword, app_id)
     if row is not None:
