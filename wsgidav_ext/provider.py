@@ -22,12 +22,12 @@ from davportal.notifications import events
 from davportal.services import records
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
+from davportal.services.shared_view import shared_view
 from davportal.services.uploads import screen
 from policy import Action, Area, Target, decide
 from policy.documents import Disposal, owner_after
 from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.live_properties import is_live_property, live_property_value, set_live_property
-from wsgidav_ext.shared_view import shared_view
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
 
