@@ -32,6 +32,7 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
         ("bob", Role.CONTACT, "bloggs", "contact of Joe Bloggs"),
     ]
     logins = []
+    client_id: str | None  # a staff member in `people` has no client
     with portal.sessions.begin() as session:
         for client_id, name in (("acme", "Acme Ltd"), ("bloggs", "Joe Bloggs")):
             clients.add_client(session, portal.storage, client_id, name=name,
@@ -42,6 +43,7 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
                 if role is Role.STAFF:
                     accounts.add_staff(session, login, password=password, admin=True)
                 else:
+                    assert client_id is not None  # every contact in `people` has one
                     accounts.add_contact(session, login, client_id=client_id, password=password,
                                          email=f"{login}@example.com")  # fmt: skip
             else:

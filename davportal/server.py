@@ -72,7 +72,7 @@ class StrictConnection(server.HTTPConnection):
 
 
 # cheroot builds the chunked reader by this module-level name.
-server.ChunkedRFile = StrictChunkedRFile
+server.ChunkedRFile = StrictChunkedRFile  # type: ignore[misc]  # cheroot's stubs take the class as fixed
 
 
 class ClosingGateway(wsgi.Gateway_10):

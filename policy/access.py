@@ -48,6 +48,7 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
         return refused(NOTHING_AT_TOP)
 
     client_id = target.client_id
+    assert client_id is not None  # the target has parts, the first is the client
     if actor.is_contact and client_id not in actor.clients:
         return HIDDEN  # another client's folder: never admit it exists
 

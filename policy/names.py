@@ -60,7 +60,7 @@ def too_large_reason(max_bytes: int) -> str:
     return f"The file is larger than the limit of {_size(max_bytes)} ({max_bytes:,} bytes)."
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:  # an int, divided down
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:g} {unit}" if unit == "bytes" else f"{n:.4g} {unit}"

@@ -21,4 +21,5 @@ def delay_after(failures: int, *, free: int, cap: float) -> float:
     """No wait for the first `free` failures, then doubling from a quarter second up to `cap`."""
     if failures < free:
         return 0.0
-    return min(cap, 0.25 * 2 ** (failures - free))
+    delay: float = 0.25 * 2 ** (failures - free)  # int ** int is typed Any (a negative power is a float)
+    return min(cap, delay)

@@ -71,7 +71,8 @@ def read(path: Path, session: Session, matter_types: MatterTypes) -> tuple[list[
         raise BadRequest(f"{path}: not a UTF-8 CSV file ({exc})") from None
     known_clients = {c.id: c for c in session.scalars(select(Client))}
     accounts = {a.login: a.role for a in session.scalars(select(Account))}
-    rows, bad, seen_ids = [], [], {}
+    rows, bad = [], []
+    seen_ids: dict[str, int] = {}  # a client id: the line it is on
     for line, fields in raw:
         row = Row(line, fields.get("id", ""), fields.get("name", ""), fields.get("matter_type") or None,
                   fields.get("contact_login") or None, fields.get("contact_email") or None)  # fmt: skip

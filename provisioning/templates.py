@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,4 +105,4 @@ def push(sessions: sessionmaker[Session], storage: Storage, matter_type: MatterT
 
 def count_clients(sessions: sessionmaker[Session], matter_type: MatterType) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count()).where(Client.matter_type == matter_type.id))
+        return cast(int, session.scalar(select(func.count()).where(Client.matter_type == matter_type.id)))

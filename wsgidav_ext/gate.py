@@ -89,6 +89,7 @@ class AccessGate(BaseMiddleware):
         if dest_path is None:
             return None
         actor = context.actor
+        assert actor is not None  # HTTPAuthenticator, before the gate, lets no one in anonymously
         dest = self._target(provider, context, environ, dest_path, Action.REMOVE)
         rules = context.rules(dest.client_id)
         create = decide(actor, Action.CREATE, dest, rules)
@@ -108,6 +109,7 @@ class AccessGate(BaseMiddleware):
     def _target(provider: PortalProvider, context: RequestContext, environ: dict, path: str,
                 action: Action) -> Target:  # fmt: skip
         parts = context.parts(path)
+        assert context.actor is not None  # HTTPAuthenticator, before the gate, lets no one in anonymously
         resource = provider.get_resource_inst(path, environ)
         uploaded_by = written_by = None
         # Only a contact's change depends on who uploaded what: staff pay no query for it.

@@ -11,6 +11,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -86,6 +87,7 @@ class PortalProvider(DAVProvider):
         real = self.get_resource_inst(real_path, environ) if real_path else None
         if real is None or real.is_collection:
             return None
+        assert real_path is not None  # real was found by it
         return SharedFile(util.join_uri("/", *parts), environ, real.disk, real.st, real_path)
 
     def is_team_root(self, parts: tuple[str, ...]) -> bool:
@@ -132,6 +134,10 @@ class _OnDisk:
     path: str
     environ: dict
     is_collection: bool
+    # From WsgiDAV's DAVResource, which every file and folder also derives from.
+    get_ref_url: Callable[[], str]
+    remove_all_properties: Callable[..., None]
+    remove_all_locks: Callable[..., None]
 
     def _init_disk(self, disk: Path, st: os.stat_result | None):
         self.disk = disk
@@ -216,12 +222,13 @@ class _OnDisk:
         return []
 
     def _tell_arrived(self, dest_parts: tuple[str, ...], dest: Path, *, moved: bool) -> None:
-        files = [()] if dest.is_file() else [
+        files: list[tuple[str, ...]] = [()] if dest.is_file() else [
             p.relative_to(dest).parts for p in dest.rglob("*") if p.is_file() and not p.is_symlink()]  # fmt: skip
         events.tell_arrived(self.context, self.parts, dest_parts, files, moved=moved)
 
     def _owner_after(self, *, is_move: bool) -> str | None:
         uploader = records.uploader_of(self.context, self.parts) if is_move else None
+        assert self.context.actor is not None  # past the gate, which lets no one in anonymously
         return owner_after(moved=is_move, actor=self.context.actor, uploader=uploader)
 
     def _remove(self) -> None:

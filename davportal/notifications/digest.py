@@ -6,6 +6,7 @@ import email.utils
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
+from typing import cast
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -108,4 +109,5 @@ def _descriptions(session: Session, notices: list[Notice]) -> dict[tuple[str, st
             Document.client_id.in_({n.client_id for n in notices}), Document.path.in_({n.path for n in notices}),
             Document.description.is_not(None))
     )  # fmt: skip
-    return {(client_id, path): description for client_id, path, description in rows}
+    # The query leaves out documents without a description.
+    return cast("dict[tuple[str, str], str]", {(client_id, path): description for client_id, path, description in rows})

@@ -5,6 +5,8 @@ Notices are added to the session of the change itself, so they commit (or not) w
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,11 +64,12 @@ def tell_staff(session: Session, settings: Notifications, *, client_id: str, pat
 
 
 def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
-    return list(session.execute(
+    # The query leaves out accounts without an email.
+    return cast("list[tuple[str, str, str]]", list(session.execute(
         select(Account.login, Account.email, Membership.participant_type)
         .join(Membership, Membership.login == Account.login)
         .where(Membership.client_id == client_id, Account.email.is_not(None), Account.disabled.is_(False))
-    ).all())  # fmt: skip
+    ).all()))  # fmt: skip
 
 
 def tell_written(context: RequestContext, parts: tuple[str, ...], *, new: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import aiosmtplib
 from sqlalchemy import case, func, or_, select, update
@@ -44,7 +45,7 @@ def claim_due(sessions: sessionmaker[Session], mail: Mail, now: datetime) -> lis
         if rows:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                             .values(claimed_until=now + timedelta(seconds=mail.claim_seconds)))  # fmt: skip
-    return [tuple(row) for row in rows]
+    return [cast("tuple[int, str, str]", tuple(row)) for row in rows]
 
 
 async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datetime | None = None) -> Delivery:

@@ -66,6 +66,7 @@ class Clamd:
 
     def _connect(self) -> socket.socket:
         address = self.settings.clamd_socket
+        assert address is not None  # a Clamd is made only when a socket is set (Portal)
         if address.startswith("tcp://"):
             host, _, port = address.removeprefix("tcp://").rpartition(":")
             sock = socket.create_connection((host, int(port)), timeout=self.settings.timeout_seconds)

@@ -11,8 +11,9 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
@@ -53,18 +54,21 @@ class Authenticator:
         account, clients, app_hash = self._load(login, int(app.group(1)) if app else None)
         usable = account is not None and not account.disabled
         if app_hash is not None:
+            assert app is not None  # an app password's hash is loaded only for one
             stored, secret = app_hash, app.group(2)
-        elif usable and account.totp_secret and not web:
+        elif usable and account is not None and account.totp_secret and not web:
             stored, secret = None, password  # the main password does not open WebDAV any more
         else:
             stored, secret = (account.password_hash if account else None), password
         if usable and stored and self._cached(login, stored, secret):
+            assert account is not None  # usable
             return self._actor(account, clients)
         network = network_of(remote_addr)
         self.refuse_if_waiting(login, remote_addr)
         # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
         if self._verify(login, stored, secret) and usable:
-            self._forgive(login, network, used_app=int(app.group(1)) if app_hash else None)
+            assert account is not None  # usable
+            self._forgive(login, network, used_app=int(app.group(1)) if app_hash and app else None)
             return self._actor(account, clients)
         self._failed(login, network, remote_addr, disabled=account is not None and account.disabled)
         return None
@@ -118,6 +122,7 @@ class Authenticator:
             self.hashes_verified += 1
             ok = verify(stored, secret)
         if ok:
+            assert stored is not None  # nothing verifies without a hash
             with self._lock:
                 self._verified[self._key(login, stored, secret)] = time.monotonic() + self.settings.cache_seconds
                 while len(self._verified) > CACHE_SIZE:
@@ -177,7 +182,8 @@ def printable(text: str, limit: int = 128) -> str:
 
 def unblock(session: Session, login: str) -> int:
     """Forget a login's failures (every network); returns how many networks were waiting."""
-    return session.execute(delete(LoginThrottle).where(LoginThrottle.login == login)).rowcount
+    result = cast("CursorResult[Any]", session.execute(delete(LoginThrottle).where(LoginThrottle.login == login)))
+    return result.rowcount
 
 
 def _aware(moment: datetime) -> datetime:

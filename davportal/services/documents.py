@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import Digests
@@ -28,11 +28,11 @@ def record(
     An update first, an insert only when nothing was there: the row is never read.
     """
     sha1, md5 = digests or (None, None)
-    changed = session.execute(
+    changed = cast("CursorResult[Any]", session.execute(
         update(Document).where(Document.client_id == client_id, Document.path == path)
         .values(uploaded_by=login, uploaded_at=utcnow(), is_folder=is_folder, sha1=sha1, md5=md5)
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    )).rowcount  # fmt: skip
     if not changed:
         session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder,
                              sha1=sha1, md5=md5, description=description))  # fmt: skip
@@ -95,7 +95,7 @@ def facts_in(session: Session, client_id: str, folder: str) -> dict[str, Facts]:
     )
     return {
         d.path[len(prefix):]: Facts(d.uploaded_by, d.description, d.shared,
-                                    Digests(d.sha1, d.md5) if d.sha1 else None)  # fmt: skip
+                                    Digests(d.sha1, cast(str, d.md5)) if d.sha1 else None)  # fmt: skip
         for d in rows
         if "/" not in d.path[len(prefix):]
     }
@@ -141,6 +141,7 @@ def seen_in(session: Session, client_id: str, folder: str) -> dict[str, list[tup
     )
     seen: dict[str, list[tuple[str, datetime]]] = {}
     for path, login, first in rows:
+        assert path is not None  # it starts with the prefix
         name = path[len(prefix):]
         if "/" not in name:
             seen.setdefault(name, []).append((login, first))

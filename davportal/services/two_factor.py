@@ -52,6 +52,7 @@ def second_factor_ok(session: Session, login: str, code: str) -> bool:
         return True
     for stored in list(account.recovery_codes or []):
         if verify(stored, code.strip().lower()):
+            assert account.recovery_codes is not None  # the loop runs over them
             account.recovery_codes = [c for c in account.recovery_codes if c != stored]
             return True
     return False
