@@ -57,15 +57,26 @@ def check_size(declared: int | None, max_bytes: int) -> Decision:
 
 
 def too_large_reason(max_bytes: int) -> str:
-    return f"The file is larger than the limit of {_size(max_bytes)} ({max_bytes:,} bytes)."
+    return f"The file is larger than the limit of {human_size(max_bytes)} ({max_bytes:,} bytes)."
 
 
-def _size(n: float) -> str:  # an int, divided down
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:g} {unit}" if unit == "bytes" else f"{n:.4g} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
+SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB")
+
+
+def human_size(n: int) -> str:
+    """A size as people read it, in binary units: "512 bytes", "1.5 KiB", "100 MiB".
+
+    The one wording of sizes: the pages, the upload limit (in the page, its script and the
+    server's refusal) all say the same.
+    """
+    if n < 1024:
+        return "1 byte" if n == 1 else f"{n} bytes"
+    size = float(n)
+    for unit in SIZE_UNITS:
+        size /= 1024
+        if round(size, 1) < 1024 or unit == SIZE_UNITS[-1]:
+            break
+    return f"{size:.1f}".removesuffix(".0") + f" {unit}"
 
 
 # Characters Windows cannot store in a name: a file with one could never be opened from Explorer.

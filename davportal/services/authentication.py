@@ -87,6 +87,14 @@ class Authenticator:
     def account_of(self, login: str) -> Account | None:
         return self._load(login)[0]
 
+    def load(self, login: str) -> tuple[Account | None, Actor | None]:
+        """The account and its actor (None when disabled), in one statement: a browser session
+        checks the account (its password, two-factor) and acts as the actor."""
+        account, clients, _ = self._load(login)
+        if account is None or account.disabled:
+            return account, None
+        return account, self._actor(account, clients)
+
     def _load(self, login: str, app_id: int | None = None) -> tuple[Account | None, dict[str, str], str | None]:
         """The account, its clients and (if one is named) an app password's hash: one statement."""
         with self.sessions() as session:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from wsgidav_ext.paths import split_path
+from davportal.services.request import RequestContext
 
 NS = "urn:davportal"
 
@@ -26,7 +26,7 @@ class Outcome:
 
 def perform(environ: dict, form: dict[str, str]) -> Outcome:
     action, path = form.get("action", ""), form.get("path", "")
-    parts = split_path(path)
+    parts = RequestContext.of(environ).parts(path)
     folder = "/" + "/".join(parts[:-1]) + "/" if parts else "/"
     name = parts[-1] if parts else ""
     if action == "delete":
@@ -61,13 +61,19 @@ def perform(environ: dict, form: dict[str, str]) -> Outcome:
 
 def _request(environ: dict, method: str, path: str, *, headers: dict | None = None,
              body: bytes = b"") -> tuple[int, str]:  # fmt: skip
-    """Run one request through the whole app as the signed-in user; (status, reason or body)."""
+    """Run one request through the whole app as the signed-in user; (status, reason or body).
+
+    The sub-request keeps none of this request's state (no `davportal.*` or `wsgidav.*` key):
+    it gets a context of its own from the audit trail and signs in again from the cookie,
+    carrying the session's CSRF token as a page's script would.
+    """
+    csrf = RequestContext.of(environ).csrf or ""
     sub = {key: value for key, value in environ.items() if not key.startswith(("davportal.", "wsgidav."))}
     sub.update({
         "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "REQUEST_URI": quote(path), "RAW_URI": quote(path), "CONTENT_LENGTH": str(len(body)),
         "CONTENT_TYPE": "application/xml" if body else "", "wsgi.input": io.BytesIO(body),
-        "HTTP_X_CSRF_TOKEN": environ["davportal.csrf"], "HTTP_ACCEPT": "*/*",
+        "HTTP_X_CSRF_TOKEN": csrf, "HTTP_ACCEPT": "*/*",
     })  # fmt: skip
     sub.pop("HTTP_TRANSFER_ENCODING", None)
     sub.update(headers or {})

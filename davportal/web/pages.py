@@ -12,30 +12,25 @@ from urllib.parse import parse_qs, quote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from web.render import respond, set_cookie
-from web.signin import FLASH_COOKIE, common_context
-from web.views import PREVIEWABLE, folder_context
-from wsgidav_ext.audit_keys import TARGET_KEY
-from wsgidav_ext.domain_controller import ACTOR_KEY
-from wsgidav_ext.runtime import Portal
+from davportal.services.request import RequestContext
+from davportal.web.render import respond, set_cookie
+from davportal.web.signin import FLASH_COOKIE, common_context
+from davportal.web.views import PREVIEWABLE, folder_context
 
 PREVIEW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'self'"
 
 
 class WebPages(BaseMiddleware):
-    def __init__(self, wsgidav_app, next_app, config):
-        super().__init__(wsgidav_app, next_app, config)
-        self.portal = Portal.of(config)
-
     def __call__(self, environ, start_response):
-        target = environ.get(TARGET_KEY)
+        request = RequestContext.of(environ)
+        target = request.target
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD") or target is None or not target.exists:
             return self.next_app(environ, start_response)
         if target.is_collection:
-            actor = environ[ACTOR_KEY]
+            actor = request.actor
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-            context = common_context(self.portal, environ, actor) | folder_context(
-                self.portal, environ["wsgidav.provider"], environ, actor, environ["PATH_INFO"], query.get("q", ""))
+            context = common_context(environ, actor) | folder_context(environ, actor, environ["PATH_INFO"],
+                                                                      query.get("q", ""))  # fmt: skip
             return respond(environ, start_response, "200 OK", "folder.html", context,
                            extra=[set_cookie(environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
         return self.next_app(environ, _with_file_headers(environ, start_response, target.parts[-1]))

@@ -12,7 +12,7 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-templates = Environment(loader=PackageLoader("web"), autoescape=select_autoescape(["html"]))
+templates = Environment(loader=PackageLoader("davportal.web"), autoescape=select_autoescape(["html"]))
 
 
 def page_headers(environ: dict, body: bytes, *, extra=()) -> list[tuple[str, str]]:
@@ -63,11 +63,3 @@ def set_cookie(environ: dict, name: str, value: str, *, max_age: int | None = No
 
 def wants_html(environ: dict) -> bool:
     return "text/html" in environ.get("HTTP_ACCEPT", "")
-
-
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""

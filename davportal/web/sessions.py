@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from davportal.models import Account, WebSession, utcnow
+from davportal.core.models import Account, WebSession, utcnow
 
 COOKIE = "davportal_session"
 
@@ -19,7 +19,8 @@ COOKIE = "davportal_session"
 class Signed:
     login: str
     csrf: str
-    pending: str | None  # "code" or "enrol" until the second factor is done
+    pending: str | None  # "code" or "enrol" (policy.pages.SecondStep) until the second factor is done
+    password_fingerprint: str = ""  # of the password signed in with: a new password ends the session
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -47,19 +48,25 @@ def complete(session: Session, token: str) -> None:
 
 
 def find(session: Session, token: str, now: datetime | None = None) -> Signed | None:
-    """The session's login, if it is still good: not expired, not disabled, same password."""
-    row = session.execute(
-        select(WebSession.login, WebSession.csrf, WebSession.password_fingerprint, WebSession.expires_at,
-               WebSession.pending, Account.password_hash, Account.disabled)
-        .join(Account, Account.login == WebSession.login)
-        .where(WebSession.token_hash == _hash(token))
-    ).first()  # fmt: skip
+    """The session, if it has not expired: one read of its row, none of the account.
+
+    Whether its account still lets it in is `still_good`'s to say, from the account the
+    sign-in reads anyway for the actor.
+    """
+    row = session.get(WebSession, _hash(token))
     if row is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=(now or utcnow()).tzinfo)
-    if row.disabled or expires < (now or utcnow()) or row.password_fingerprint != fingerprint(row.password_hash):
+    now = now or utcnow()
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
+    if expires < now:
         return None
-    return Signed(row.login, row.csrf, row.pending)
+    return Signed(row.login, row.csrf, row.pending, row.password_fingerprint)
+
+
+def still_good(signed: Signed, account: Account | None) -> bool:
+    """The account is there, not disabled, and its password is the one signed in with."""
+    return (account is not None and not account.disabled
+            and secrets.compare_digest(signed.password_fingerprint, fingerprint(account.password_hash)))  # fmt: skip
 
 
 def end(session: Session, token: str) -> None:

@@ -7,27 +7,40 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from davportal.models import AuditEvent, Client
+from davportal.core.models import AuditEvent, Client
+from davportal.services import records
+from davportal.services.request import RequestContext
 from policy import Action, Actor, Target, decide
+from policy.names import human_size
+from policy.pages import Audience, Tool, audience_of, may_use
 from policy.properties import permissions
-from web.render import human_size
-from wsgidav_ext.paths import split_path
 
-AREA_WORDS = {"team-shared": "From the firm", "client-shared": "Your uploads", "private": "Private to the firm"}
-STAFF_AREA_WORDS = {"team-shared": "Team's shared", "client-shared": "Client's shared", "private": "Private"}
+AREA_WORDS = {
+    Audience.CLIENT: {
+        "team-shared": "From the firm",
+        "client-shared": "Your uploads",
+        "private": "Private to the firm",
+    },
+    Audience.FIRM: {"team-shared": "Team's shared", "client-shared": "Client's shared", "private": "Private"},
+}
+HOME_WORDS = {Audience.CLIENT: "Your documents", Audience.FIRM: "All clients"}
 PREVIEWABLE = {"pdf", "png", "jpg", "jpeg", "gif", "webp"}
 
 
-def folder_context(portal, provider, environ: dict, actor: Actor, path: str, query: str = "") -> dict:
+def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> dict:
+    context = RequestContext.of(environ)
+    portal, provider = context.portal, environ["wsgidav.provider"]
     resource = provider.get_resource_inst(path, environ)
-    parts = split_path(path)
-    rules = portal.rules_for(parts[0] if parts else None, environ)
+    parts = context.parts(path)
+    rules = context.rules(parts[0] if parts else None)
     names = _client_names(portal) if len(parts) <= 1 else {}
-    words = AREA_WORDS if actor.is_contact else STAFF_AREA_WORDS
+    audience = audience_of(actor)
+    words = AREA_WORDS[audience]
+    tools = {tool: may_use(actor, tool) for tool in Tool}
     entries = []
     for member in sorted(resource.get_member_list(), key=lambda m: (not m.is_collection, m.name.casefold())):
-        member_parts = split_path(member.path)
-        facts = provider.facts_of(member.record_path, environ) if len(member_parts) >= 2 else None
+        member_parts = context.parts(member.path)
+        facts = records.facts_of(context, context.parts(member.record_path)) if len(member_parts) >= 2 else None
         target = Target(member_parts, exists=True, is_collection=member.is_collection,
                         uploaded_by=facts.uploaded_by if facts else None)  # fmt: skip
         letters = permissions(actor, target, rules) if len(member_parts) >= 2 else "G"
@@ -42,31 +55,33 @@ def folder_context(portal, provider, environ: dict, actor: Actor, path: str, que
             "modified": _date(member.get_last_modified()),
             "uploaded_by": facts.uploaded_by if facts else None,
             "description": facts.description if facts else None,
-            "shared": bool(facts and facts.shared) and not actor.is_contact,
+            "shared": bool(facts and facts.shared) and tools[Tool.SHARE],
             "preview": not member.is_collection and member.name.rpartition(".")[2].lower() in PREVIEWABLE,
             "area": area, "area_words": words.get(area, area) if area else None,
-            "can_delete": "D" in letters, "can_rename": "N" in letters,
-            "can_describe": not actor.is_contact and "W" in letters, "can_share": "R" in letters,
+            "can_delete": "D" in letters, "can_move": tools[Tool.MOVE] and "N" in letters,
+            "can_copy": tools[Tool.COPY_TO] and not member.is_collection,
+            "can_describe": tools[Tool.DESCRIBE] and "W" in letters, "can_share": tools[Tool.SHARE] and "R" in letters,
         })  # fmt: skip
     here_area = rules.rule_at(parts[1:]).area if len(parts) >= 2 else None
     may_create = len(parts) >= 1 and decide(actor, Action.CREATE, Target((*parts, "new")), rules).allowed
-    settings = portal.settings
+    uploads = portal.settings.uploads
     return {
         "title": names.get(parts[0], parts[0]) if len(parts) == 1 else (parts[-1] if parts else "Clients"),
-        "crumbs": _crumbs(parts, names or _client_names(portal),
-                          "Your documents" if actor.is_contact else "All clients"),
+        "crumbs": _crumbs(parts, names or _client_names(portal), HOME_WORDS[audience]),
         "entries": entries, "area": here_area, "area_words": words.get(here_area, here_area) if here_area else None,
         "here_path": path if path.endswith("/") else path + "/",
         "here_url": quote(path if path.endswith("/") else path + "/"),
         "can_upload": may_create and len(parts) >= 2, "can_mkdir": may_create,
-        "staff": not actor.is_contact, "search": not parts and not actor.is_contact, "query": query,
-        "max_bytes": settings.uploads.max_bytes, "max_size": human_size(settings.uploads.max_bytes),
-        "allowed_types": "" if "*" in (types := settings.uploads.allowed_extensions) else ",".join(types),
+        "search": not parts and tools[Tool.FIND_CLIENT], "query": query,
+        "max_bytes": uploads.max_bytes, "max_size": human_size(uploads.max_bytes),
+        "allowed_types": "" if "*" in (types := uploads.allowed_extensions) else ",".join(types),
     }  # fmt: skip
 
 
-def received_context(portal, provider, environ: dict, actor: Actor, client_filter: str, since: str) -> dict:
+def received_context(environ: dict, actor: Actor, client_filter: str, since: str) -> dict:
     """Every client upload across all clients, newest first: nothing a client sends is missed."""
+    context = RequestContext.of(environ)
+    portal, provider = context.portal, environ["wsgidav.provider"]
     query = (select(AuditEvent).where(AuditEvent.action == "PUT", AuditEvent.role == "contact",
                                       AuditEvent.status.in_((201, 204)))
              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500))  # fmt: skip
@@ -83,8 +98,8 @@ def received_context(portal, provider, environ: dict, actor: Actor, client_filte
     rows = []
     for event in events:
         full = f"/{event.client_id}/{event.path}"
-        target = Target(split_path(full), exists=True)
-        visible = decide(actor, Action.READ, target, portal.rules_for(event.client_id, environ)).allowed
+        target = Target(context.parts(full), exists=True)
+        visible = decide(actor, Action.READ, target, context.rules(event.client_id)).allowed
         still_there = visible and provider.get_resource_inst(full, environ) is not None
         rows.append({"when": event.at.strftime("%Y-%m-%d %H:%M"), "login": event.login, "path": event.path,
                      "full_path": full, "url": quote(full) if still_there else None,

@@ -1,5 +1,6 @@
 // Uploads from the page: the same PUT a WebDAV client sends, with a progress bar per file.
 // The limits are checked here first for a quick answer; the server enforces them anyway.
+// The size limit is shown as the server words it (data-max-size), the same as on the page.
 (function () {
   "use strict";
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -18,7 +19,7 @@
   function refusal(file) {
     var dot = file.name.lastIndexOf(".");
     var ext = dot > 0 ? file.name.slice(dot + 1).toLowerCase() : "";
-    if (file.size > maxBytes) { return "too large (the limit is " + zone.dataset.maxBytes + " bytes)"; }
+    if (file.size > maxBytes) { return "too large (the limit is " + zone.dataset.maxSize + ")"; }
     if (types.length && types.indexOf(ext) < 0) {
       return (ext ? "'." + ext + "' files are" : "files without an extension are") + " not accepted here";
     }

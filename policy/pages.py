@@ -1,0 +1,67 @@
+"""What the web pages offer whom: the tools a page shows and the steps of a browser sign-in.
+
+Whether a request is allowed is decided by `policy.access` and `policy.properties`, for the page
+and a drive alike; this only says which tools a page offers at all, so that nobody is shown a
+button that exists for someone else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from policy.model import Actor, Role
+
+
+class Tool(StrEnum):
+    """A page, or a control on one, that not everyone is offered."""
+
+    RECEIVED = "received"  # every client upload across all clients, newest first
+    FIND_CLIENT = "find-client"  # the search box over every client, on the home page
+    MOVE = "move"  # rename or move a file or folder (where the rules let them)
+    COPY_TO = "copy-to"  # copy a file elsewhere, e.g. out of a client's uploads
+    DESCRIBE = "describe"  # write a file's description
+    SHARE = "share"  # share a private file with the client, and see which ones are shared
+    ACCOUNT = "account"  # two-factor sign-in and app passwords, for one's own login
+
+
+class Audience(StrEnum):
+    """Whose words a page uses for the areas and for the home page."""
+
+    FIRM = "firm"  # staff: "Client's shared", "All clients"
+    CLIENT = "client"  # a client's contacts: "Your uploads", "Your documents"
+
+
+class SecondStep(StrEnum):
+    """What a browser sign-in waits for after the password (stored with the session)."""
+
+    CODE = "code"  # a code from the authenticator app, or a recovery code
+    ENROL = "enrol"  # setting up two-factor sign-in first: the firm asks it of staff
+
+
+TOOLS_BY_ROLE: dict[Role, frozenset[Tool]] = {
+    Role.STAFF: frozenset(Tool),
+    Role.CONTACT: frozenset({Tool.ACCOUNT}),
+}
+
+
+def may_use(actor: Actor, tool: Tool) -> bool:
+    return tool in TOOLS_BY_ROLE[actor.role]
+
+
+def tools_of(actor: Actor | None) -> frozenset[Tool]:
+    """Every tool the actor is offered (none before sign-in)."""
+    return TOOLS_BY_ROLE[actor.role] if actor is not None else frozenset()
+
+
+def audience_of(actor: Actor) -> Audience:
+    return Audience.CLIENT if actor.is_contact else Audience.FIRM
+
+
+def second_step(actor: Actor, *, has_two_factor: bool, staff_must_enrol: bool) -> SecondStep | None:
+    """After a right password in the browser: the code if two-factor is on, else enrolment if
+    the firm asks it of its staff, else nothing (the session opens at once)."""
+    if has_two_factor:
+        return SecondStep.CODE
+    if staff_must_enrol and actor.role is Role.STAFF:
+        return SecondStep.ENROL
+    return None
