@@ -83,7 +83,8 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
     context = RequestContext.of(environ)
     portal, provider = context.portal, environ["wsgidav.provider"]
     query = (select(AuditEvent).where(AuditEvent.action == "PUT", AuditEvent.role == "contact",
-                                      AuditEvent.status.in_((201, 204)))
+                                      AuditEvent.status.in_((201, 204)), AuditEvent.client_id.is_not(None),
+                                      AuditEvent.path.is_not(None))
              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500))  # fmt: skip
     if client_filter:
         query = query.where(AuditEvent.client_id == client_filter)
@@ -97,6 +98,7 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
     names = _client_names(portal)
     rows = []
     for event in events:
+        assert event.client_id is not None and event.path is not None  # as selected
         full = f"/{event.client_id}/{event.path}"
         target = Target(context.parts(full), exists=True)
         visible = decide(actor, Action.READ, target, context.rules(event.client_id)).allowed
