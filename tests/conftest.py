@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from davportal.app import make_app, portal_of
 from davportal.server import wsgi_server
-from provisioning import accounts, clients
 from davportal.services.portal import Portal
+from provisioning import accounts, clients
 
 POSTGRES_ENV = "DAVPORTAL_TEST_POSTGRES_URL"
 PASSWORD = "correct horse battery"

@@ -9,10 +9,10 @@ from urllib.parse import unquote
 import pytest
 from lxml import etree
 
-from davportal.services import trash
 from davportal.core.models import AuditEvent, utcnow
-from tests.conftest import CLIENT, TEAM
 from davportal.core.paths import ref_url
+from davportal.services import trash
+from tests.conftest import CLIENT, TEAM
 
 NS = "urn:davportal"
 

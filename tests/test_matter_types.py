@@ -184,8 +184,8 @@ def test_dry_run_changes_nothing(admin):
 
 def test_an_interrupted_push_can_be_run_again(admin):
     from davportal.core.settings import load_config, settings_of
-    from provisioning import templates
     from davportal.services.portal import Portal
+    from provisioning import templates
 
     for n in range(6):
         admin("client", "add", f"c{n}", "--name", f"C{n}", "--matter-type", "family-law")

@@ -13,9 +13,9 @@ import trustme
 
 from davportal.app import portal_of
 from davportal.server import build_server
+from davportal.services.portal import Portal
 from tests.clients.conftest import require
 from tests.conftest import CLIENT, PASSWORD, portal_config
-from davportal.services.portal import Portal
 
 
 @pytest.fixture(scope="module")
