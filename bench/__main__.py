@@ -82,17 +82,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Compare the portal with plain WsgiDAV (and rclone and nginx, where installed) "
-                    "serving an identical tree.",
+        "serving an identical tree.",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON to FILE")
-    parser.add_argument("--scale", type=_positive(float),
-                        help="multiply the number of requests and PUT files (default 1.0, or 0.02 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: small scale, a 2 MiB huge file instead of 100 MiB, 2 writers instead of 8")
-    parser.add_argument("--threads", type=_positive(int), default=10,
-                        help="server threads, the same for the portal and plain WsgiDAV (default 10)")
-    parser.add_argument("--concurrency", type=_positive(int), default=4,
-                        help="concurrent client connections for the read workloads (default 4)")
+    parser.add_argument(
+        "--scale",
+        type=_positive(float),
+        help="multiply the number of requests and PUT files (default 1.0, or 0.02 with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: small scale, a 2 MiB huge file instead of 100 MiB, 2 writers instead of 8",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive(int),
+        default=10,
+        help="server threads, the same for the portal and plain WsgiDAV (default 10)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        default=4,
+        help="concurrent client connections for the read workloads (default 4)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (configs, logs, trees)")
     return parser.parse_args(argv)  # fmt: skip
 

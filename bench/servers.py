@@ -172,8 +172,7 @@ def _wait_ready(server: Server) -> None:
         while True:
             if server.process.poll() is not None:
                 raise BenchError(
-                    f"{server.name} exited with status {server.process.returncode} while starting:\n"
-                    f"{server.log_tail()}"
+                    f"{server.name} exited with status {server.process.returncode} while starting:\n{server.log_tail()}"
                 )
             try:
                 response = session.request("PROPFIND", server.base_url, headers={"Depth": "0"}, timeout=5)

@@ -244,6 +244,7 @@ def matter_type_push(config, source, type_id, dry_run):
     matter_type = portal.matter_types.require(type_id)
     total = templates.count_clients(portal.sessions, matter_type)
     with progress(total, f"Pushing {type_id}") as reporter:
+
         def on_client(report):
             reporter.say(("(dry run) " if dry_run else "") + report.summary())
             reporter.step()
@@ -273,8 +274,12 @@ def contact():
 @click.argument("login")
 @click.option("--client", "client_id", required=True, help="The client this contact belongs to.")
 @click.option("--email", help="Where the contact is notified.")
-@click.option("--participant", default=DEFAULT_PARTICIPANT_TYPE, show_default=True,
-              help="The contact's participant type for this client (e.g. accountant).")
+@click.option(
+    "--participant",
+    default=DEFAULT_PARTICIPANT_TYPE,
+    show_default=True,
+    help="The contact's participant type for this client (e.g. accountant).",
+)
 @_password_stdin
 def contact_add(config, source, login, client_id, email, participant, password_stdin):
     """Add a contact to a client (again with another client: the contact then has both)."""

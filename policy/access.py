@@ -17,24 +17,19 @@ from policy.model import (
 from policy.names import is_desktop_file
 
 NOTHING_AT_TOP = (
-    "Nothing can be created or changed at the top level: "
-    "clients are added by an administrator (davportal client add)."
+    "Nothing can be created or changed at the top level: clients are added by an administrator (davportal client add)."
 )
 CLIENT_FOLDER_FIXED = (
-    "A client's own folder is managed by an administrator: "
-    "it cannot be renamed, moved, deleted or locked here."
+    "A client's own folder is managed by an administrator: it cannot be renamed, moved, deleted or locked here."
 )
 AREA_FOLDER_FIXED = "'{folder}' belongs to every client and cannot be deleted, moved or renamed."
-NOTHING_AT_CLIENT_ROOT = (
-    "You cannot create files or folders here. Upload your documents into '{upload_folder}'."
-)
+NOTHING_AT_CLIENT_ROOT = "You cannot create files or folders here. Upload your documents into '{upload_folder}'."
 STAFF_READ_ONLY = (
     "'{folder}' holds the client's uploads: staff can read, download and copy them out, "
     "but not add, change or delete anything there."
 )
 CONTACT_READ_ONLY = (
-    "'{folder}' is where the firm shares documents with you: you can read and download them, "
-    "not change them."
+    "'{folder}' is where the firm shares documents with you: you can read and download them, not change them."
 )
 NOT_YOUR_UPLOAD = "You can only change or delete documents you uploaded yourself."
 NO_DELETING_HERE = "Documents in '{folder}' are kept: you can add to them, not delete or move them."
@@ -68,9 +63,7 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
         if not rule.lets_read(participant_type):
             if len(below) == 1 and action in (Action.CREATE, Action.CHANGE):
                 # A PUT at the client root gets this answer whether or not the name exists.
-                return refused(
-                    NOTHING_AT_CLIENT_ROOT.format(upload_folder=rules.folder_name(Area.CLIENT_SHARED))
-                )
+                return refused(NOTHING_AT_CLIENT_ROOT.format(upload_folder=rules.folder_name(Area.CLIENT_SHARED)))
             return HIDDEN  # 404, not 403: a contact must not learn that a private folder exists
         if action is Action.READ:
             return ALLOWED
@@ -112,8 +105,10 @@ def decide_tree(actor: Actor, action: Action, target: Target, rules: RuleBook) -
         inner_decision = decide(actor, action, inner, rules)
         if not inner_decision.allowed:
             # The folder is visible, so its refusal is a 403, even for what is hidden inside.
-            return inner_decision if inner_decision.status == 403 else refused(
-                "This folder contains documents you may not move or copy."
+            return (
+                inner_decision
+                if inner_decision.status == 403
+                else refused("This folder contains documents you may not move or copy.")
             )
     return decision
 

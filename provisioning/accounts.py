@@ -58,9 +58,7 @@ def add_contact(
 
 def _add(session, login, role, *, password, admin, email) -> Account:
     if not LOGIN_PATTERN.match(login):
-        raise BadRequest(
-            f"'{login}' is not a valid login: use letters, digits and . _ @ + - (at most 128)."
-        )
+        raise BadRequest(f"'{login}' is not a valid login: use letters, digits and . _ @ + - (at most 128).")
     if email is not None and not EMAIL_PATTERN.match(email):
         raise BadRequest(f"'{email}' is not a valid email address.")
     if session.get(Account, login) is not None:
@@ -81,9 +79,7 @@ def _join(session: Session, account: Account, client_id: str, participant_type: 
     if membership is None:
         session.add(Membership(login=account.login, client_id=client_id, participant_type=participant_type))
     elif membership.participant_type != participant_type:
-        raise Conflict(
-            f"'{account.login}' already belongs to '{client_id}' as {membership.participant_type}."
-        )
+        raise Conflict(f"'{account.login}' already belongs to '{client_id}' as {membership.participant_type}.")
 
 
 def set_password(session: Session, login: str, password: str) -> None:

@@ -97,9 +97,7 @@ def ensure_folders(storage: Storage, client_id: str, folders: tuple[str, ...]) -
 
 
 def list_clients(session: Session) -> list[ClientView]:
-    counts = dict(
-        session.execute(select(Membership.client_id, func.count()).group_by(Membership.client_id)).all()
-    )
+    counts = dict(session.execute(select(Membership.client_id, func.count()).group_by(Membership.client_id)).all())
     return [
         ClientView(c.id, c.name, c.matter_type, counts.get(c.id, 0))
         for c in session.scalars(select(Client).order_by(Client.id))

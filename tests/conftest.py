@@ -28,9 +28,11 @@ CLIENT = "Client's shared"
 
 
 def backends():
-    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if os.environ.get(
-        POSTGRES_ENV
-    ) else ["sqlite"]
+    return (
+        ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+        if os.environ.get(POSTGRES_ENV)
+        else ["sqlite"]
+    )
 
 
 @pytest.fixture(scope="module", params=backends())
@@ -175,7 +177,7 @@ class Dav:
         assert response.status_code == 207, response.text
         responses = etree.fromstring(response.content).findall("{DAV:}response")
         hrefs = [unquote(r.findtext("{DAV:}href")) for r in responses]
-        return {h[len(path):].rstrip("/") for h in hrefs if h.rstrip("/") != path.rstrip("/")}
+        return {h[len(path) :].rstrip("/") for h in hrefs if h.rstrip("/") != path.rstrip("/")}
 
 
 def basic_auth(login: str, password: str = PASSWORD) -> str:

@@ -108,12 +108,7 @@ def _send(firm, who: str, method: str, path: str, owner: str = "sam"):
     raise AssertionError(method)
 
 
-CASES = [
-    (who, area, method)
-    for method in METHODS
-    for who in ACTOR
-    for area in AREA_FOLDER
-]
+CASES = [(who, area, method) for method in METHODS for who in ACTOR for area in AREA_FOLDER]
 
 
 @pytest.mark.parametrize("who, area, method", CASES)
@@ -143,9 +138,7 @@ def test_contact_may_not_change_another_contacts_upload(matter, method):
 @pytest.mark.parametrize("method", ["COPY", "MOVE"])
 def test_copy_and_move_between_areas(matter, who, src_area, dest_area, method):
     """COPY reads the source and creates the destination; MOVE also removes the source."""
-    uploader = ACTOR[who] if src_area == "client" and who == "contact" else (
-        "alice" if src_area == "client" else "sam"
-    )
+    uploader = ACTOR[who] if src_area == "client" and who == "contact" else ("alice" if src_area == "client" else "sam")
     src = _existing(matter, src_area, uploader)
     dest = f"/acme/{AREA_FOLDER[dest_area]}/{_unique()}"
     source_row = "read" if method == "COPY" else "change"

@@ -200,6 +200,7 @@ def test_an_interrupted_push_can_be_run_again(admin):
         done.append(report.client_id)
         if len(done) == 3:
             raise KeyboardInterrupt  # Ctrl-C in the middle of a push
+
     with pytest.raises(KeyboardInterrupt):
         templates.push(portal.sessions, portal.storage, portal.matter_types["family-law"], dry_run=False,
                        on_client=interrupt_after_three)  # fmt: skip

@@ -24,17 +24,12 @@ def portal(fresh_portal):
 
 def _leftovers(running) -> list[str]:
     return [
-        name
-        for _, _, files in os.walk(running.portal.storage.root)
-        for name in files
-        if name.startswith(".davportal-")
+        name for _, _, files in os.walk(running.portal.storage.root) for name in files if name.startswith(".davportal-")
     ]
 
 
 def _put_head(path: str, login: str, extra: str) -> bytes:
-    return (
-        f"PUT {quote(path)} HTTP/1.1\r\nHost: test\r\nAuthorization: {basic_auth(login)}\r\n{extra}\r\n"
-    ).encode()
+    return (f"PUT {quote(path)} HTTP/1.1\r\nHost: test\r\nAuthorization: {basic_auth(login)}\r\n{extra}\r\n").encode()
 
 
 def test_exactly_the_limit_is_accepted_and_one_byte_more_refused(portal):
@@ -72,8 +67,11 @@ def test_chunked_upload_over_the_limit_stops_and_leaves_nothing(portal):
 def test_finder_style_chunked_upload_with_expected_length_is_checked_first(portal):
     status, _, _ = raw_http(
         portal.url,
-        _put_head(f"/acme/{CLIENT}/movie.mov", "alice",
-                  f"Transfer-Encoding: chunked\r\nX-Expected-Entity-Length: {LIMIT + 1}\r\n"),  # fmt: skip
+        _put_head(
+            f"/acme/{CLIENT}/movie.mov",
+            "alice",
+            f"Transfer-Encoding: chunked\r\nX-Expected-Entity-Length: {LIMIT + 1}\r\n",
+        ),  # fmt: skip
     )
     assert status == 413
 

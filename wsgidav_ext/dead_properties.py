@@ -88,7 +88,7 @@ class PortalPropertyManager:
                                                        else DeadProperty.url == dest_url))  # fmt: skip
             condition = _at_or_below(src_url) if with_children else DeadProperty.url == src_url
             rows = session.scalars(select(DeadProperty).where(condition)).all()
-            moved = [(dest_url + row.url[len(src_url):], row.name, row.value) for row in rows]
+            moved = [(dest_url + row.url[len(src_url) :], row.name, row.value) for row in rows]
             for row in rows:
                 session.delete(row)
             session.flush()

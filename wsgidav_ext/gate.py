@@ -100,9 +100,7 @@ class AccessGate(BaseMiddleware):
         if dest.parts:
             decisions.append(check_new_name(dest.parts[-1]))
             if not source.is_collection:
-                decisions.append(
-                    check_file_type(dest.parts[-1], self.portal.settings.uploads.allowed_extensions)
-                )
+                decisions.append(check_file_type(dest.parts[-1], self.portal.settings.uploads.allowed_extensions))
         return dest
 
     @staticmethod
@@ -171,7 +169,7 @@ def destination_path(environ: dict, mount_path: str) -> str | None:
     if mount_path:
         if not (path == mount_path or path.startswith(mount_path + "/")):
             raise BadGateway("The destination must be on this server.")
-        path = path[len(mount_path):]
+        path = path[len(mount_path) :]
     parts = RequestContext.of(environ).parts(path)
     clean = "/" + "/".join(parts) + ("/" if path.endswith("/") and parts else "")
     environ["HTTP_DESTINATION"] = quote(mount_path + clean)

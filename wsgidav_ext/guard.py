@@ -28,6 +28,8 @@ MAX_URI_BYTES = 3000  # well under the storage's 4,096-byte path limit, with the
 
 class UriTooLong(BadRequest):
     status = HTTPStatus.REQUEST_URI_TOO_LONG
+
+
 FORWARDED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
 
 

@@ -59,9 +59,7 @@ class Uploads(Section):
 
 class Auth(Section):
     realm: str = Field("davportal", description="Realm shown in the browser's login prompt")
-    cache_seconds: float = Field(
-        300, ge=0, description="How long a verified password is trusted without a new hash"
-    )
+    cache_seconds: float = Field(300, ge=0, description="How long a verified password is trusted without a new hash")
     slowdown_after: int = Field(3, ge=1, description="Failures (login and network) before tries are spaced out")
     slowdown_max_seconds: float = Field(25, ge=0, description="Longest wait between tries (doubling up to it)")
     staff_two_factor: bool = Field(False, description="Staff must sign in to the web with a code (TOTP)")

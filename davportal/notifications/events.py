@@ -92,7 +92,11 @@ def tell_arrived(context: RequestContext, src: tuple[str, ...], dest: tuple[str,
     read them there, and (within one client) could not before, hear of it."""
     actor = context.actor
     same_client = src[:1] == dest[:1]
-    if actor is None or len(dest) < 3 or told_of_arrival(actor, same_client=same_client, moved=moved) is Audience.NOBODY:
+    if (
+        actor is None
+        or len(dest) < 3
+        or told_of_arrival(actor, same_client=same_client, moved=moved) is Audience.NOBODY
+    ):
         return
     session, settings = context.session, context.portal.settings.notifications
     src_rules, dest_rules = context.rules(src[0]), context.rules(dest[0])

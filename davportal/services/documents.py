@@ -47,7 +47,7 @@ def move(session: Session, src: tuple[str, str], dest: tuple[str, str]) -> None:
     forget(session, dest_client, dest_path)
     documents = session.scalars(select(Document).where(under(src_client, src_path))).all()
     moved = [
-        {**_columns(document), "client_id": dest_client, "path": dest_path + document.path[len(src_path):]}
+        {**_columns(document), "client_id": dest_client, "path": dest_path + document.path[len(src_path) :]}
         for document in documents
     ]
     for document in documents:
@@ -62,9 +62,7 @@ def _columns(document: Document) -> dict:
 
 def sole_uploader(session: Session, client_id: str, path: str) -> str | None:
     """Who uploaded this file, or for a folder the one uploader of all in it (None if several)."""
-    uploaders = session.scalars(
-        select(Document.uploaded_by).where(under(client_id, path)).distinct().limit(2)
-    ).all()
+    uploaders = session.scalars(select(Document.uploaded_by).where(under(client_id, path)).distinct().limit(2)).all()
     return uploaders[0] if len(uploaders) == 1 else None
 
 
@@ -94,10 +92,11 @@ def facts_in(session: Session, client_id: str, folder: str) -> dict[str, Facts]:
         select(Document).where(Document.client_id == client_id, Document.path.startswith(prefix, autoescape=True))
     )
     return {
-        d.path[len(prefix):]: Facts(d.uploaded_by, d.description, d.shared,
-                                    Digests(d.sha1, cast(str, d.md5)) if d.sha1 else None)  # fmt: skip
+        d.path[len(prefix) :]: Facts(
+            d.uploaded_by, d.description, d.shared, Digests(d.sha1, cast(str, d.md5)) if d.sha1 else None
+        )  # fmt: skip
         for d in rows
-        if "/" not in d.path[len(prefix):]
+        if "/" not in d.path[len(prefix) :]
     }
 
 
@@ -134,15 +133,20 @@ def seen_in(session: Session, client_id: str, folder: str) -> dict[str, list[tup
     prefix = f"{folder}/" if folder else ""
     rows = session.execute(
         select(AuditEvent.path, AuditEvent.login, func.min(AuditEvent.at))
-        .where(AuditEvent.client_id == client_id, AuditEvent.path.startswith(prefix, autoescape=True),
-               AuditEvent.action == "GET", AuditEvent.role == "contact", AuditEvent.status.in_((200, 206)))  # fmt: skip
+        .where(
+            AuditEvent.client_id == client_id,
+            AuditEvent.path.startswith(prefix, autoescape=True),
+            AuditEvent.action == "GET",
+            AuditEvent.role == "contact",
+            AuditEvent.status.in_((200, 206)),
+        )  # fmt: skip
         .group_by(AuditEvent.path, AuditEvent.login)
         .order_by(func.min(AuditEvent.at))
     )
     seen: dict[str, list[tuple[str, datetime]]] = {}
     for path, login, first in rows:
         assert path is not None  # it starts with the prefix
-        name = path[len(prefix):]
+        name = path[len(prefix) :]
         if "/" not in name:
             seen.setdefault(name, []).append((login, first))
     return seen

@@ -38,7 +38,7 @@ def put_in_trash(session: Session, storage: Storage, *, client_id: str, path: st
     properties = session.scalars(select(DeadProperty).where(_properties_under(property_url))).all()
     records = {
         "documents": [_row(d, relative_to=path) for d in documents],
-        "properties": [{"url": p.url[len(property_url):], "name": p.name, "value": p.value} for p in properties],
+        "properties": [{"url": p.url[len(property_url) :], "name": p.name, "value": p.value} for p in properties],
     }
     for row in (*documents, *properties):
         session.delete(row)
@@ -103,7 +103,7 @@ def _restored_name(name: str, n: int) -> str:
 
 def _row(document: Document, *, relative_to: str) -> dict:
     row = {column.key: getattr(document, column.key) for column in Document.__table__.columns}
-    row["path"] = document.path[len(relative_to):]
+    row["path"] = document.path[len(relative_to) :]
     row["uploaded_at"] = row["uploaded_at"].isoformat()
     del row["client_id"]
     return row

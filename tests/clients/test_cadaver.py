@@ -39,7 +39,7 @@ def cadaver(firm, tmp_path_factory):
 
 
 def _outcome(output: str) -> str:
-    """"ok" or the status code of a refusal (cd prints nothing when it works)."""
+    """ "ok" or the status code of a refusal (cd prints nothing when it works)."""
     status = re.search(r"\b([45]\d\d) ", output)
     return status.group(1) if status and "succeeded" not in output else "ok"
 
