@@ -166,14 +166,24 @@ def test_a_node_killed_mid_upload_leaves_nothing_and_another_node_takes_the_retr
     with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as sock:
         sock.sendall(head.encode())
         sock.sendall(b"z" * (10 * 1024 * 1024))
-        time.sleep(0.5)
-        process.send_signal(signal.SIGKILL)  # the node dies with 10 of 50 MiB written
+        _wait_until_writing(cluster["storage"] / "acme" / TEAM)
+        process.send_signal(signal.SIGKILL)  # the node dies mid-upload, its temporary file part-written
         process.wait(timeout=30)
     sam = _as("sam")
     assert sam.head(_url(cluster, "B", path)).status_code == 404  # nothing half-written is visible
     body = os.urandom(1024) * (size // 1024)
     assert sam.put(_url(cluster, "B", path), data=body).status_code == 201
     assert sam.get(_url(cluster, "C", path)).content == body
+
+
+def _wait_until_writing(folder, seconds: float = 60) -> None:
+    """Until an upload's temporary file in `folder` holds bytes: the kill then lands mid-upload."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(p.stat().st_size > 0 for p in folder.glob(".davportal-*.part")):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the upload never started writing")
 
 
 def test_the_health_endpoint_reveals_nothing_else(cluster):
