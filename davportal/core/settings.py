@@ -71,11 +71,26 @@ class Auth(Section):
 class Limits(Section):
     xml_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest XML request body")
     lock_timeout_seconds: int = Field(3600, gt=0, description="Longest lock a client may take")
+    header_seconds: float = Field(
+        10, gt=0, description="A connection must send its request line and headers within this time"
+    )
+    min_body_bytes_per_second: int = Field(
+        1024, ge=0, description="A body sent slower than this (after the grace period) is cut off; 0: no floor"
+    )
+    body_grace_seconds: float = Field(30, ge=0, description="How long a body may arrive slowly at first")
+    keepalive_seconds: float = Field(15, gt=0, description="An idle kept-alive connection is closed after this")
 
 
 class Trash(Section):
     retention_days: float = Field(30, ge=0, description="How long deleted documents can be restored")
     purge_every_seconds: float = Field(3600, gt=0, description="How often `davportal serve` purges the trash")
+
+
+class Versions(Section):
+    keep: int = Field(20, ge=1, description="Earlier versions kept per document (the oldest go first)")
+    keep_days: float = Field(
+        180, ge=0, description="Earlier versions older than this are purged with the trash; 0: kept however old"
+    )
 
 
 class Mail(Section):
@@ -140,6 +155,7 @@ class Settings(Section):
     auth: Auth = Auth()
     limits: Limits = Limits()
     trash: Trash = Trash()
+    versions: Versions = Versions()
     mail: Mail = Mail()
     notifications: Notifications = Notifications()
     web: Web = Web()
