@@ -81,6 +81,15 @@ def human_size(n: int) -> str:
 
 # Characters Windows cannot store in a name: a file with one could never be opened from Explorer.
 WINDOWS_FORBIDDEN = '<>:"\\|?*'
+# Names Windows keeps for devices, whatever the case and whatever follows a dot ("nul.pdf" is NUL):
+# such a file could be neither opened nor deleted from Explorer. Windows reads the superscript
+# digits ¹ ² ³ as digits here too.
+WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{port}{digit}" for port in ("COM", "LPT") for digit in "123456789¹²³"}
+)
+# Invisible marks that change the direction text is shown in: "invoice\u202efdp.exe" shows as
+# "invoiceexe.pdf", so a name could pass itself off as another type of file.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_NAME_BYTES = 255
 
 
@@ -92,8 +101,15 @@ def check_new_name(name: str) -> Decision:
     if bad:
         shown = " ".join(repr(ch)[1:-1] for ch in bad)
         return Decision(False, 400, f"Names may not contain {shown}: Windows cannot store them.")
+    if any(ch in BIDI_CONTROLS for ch in name):
+        return Decision(False, 400, "Names may not contain invisible characters that reverse the reading "
+                        "direction: they can disguise what kind of file it is.")  # fmt: skip
     if name.endswith((" ", ".")):
         return Decision(False, 400, "Names may not end with a space or a dot: Windows cannot store them.")
+    device = name.split(".", 1)[0].rstrip(" ").upper()
+    if device in WINDOWS_DEVICES:
+        return Decision(False, 400, f"'{name}' cannot be used: Windows keeps the name {device} for a device, "
+                        "so the file could not be opened there. Please choose another name.")  # fmt: skip
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         return Decision(False, 400, f"The name is too long (at most {MAX_NAME_BYTES} bytes).")
     return ALLOWED

@@ -1,4 +1,4 @@
-"""Names as desktops write them: case clashes, Unicode forms, Finder's and Office's own files."""
+"""Names as desktops write them: what may be created, case clashes, Unicode forms, Finder's and Office's own files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,51 @@ import uuid
 
 import pytest
 
+from policy.names import check_new_name
 from tests.conftest import CLIENT, TEAM
+
+RTL_OVERRIDE = "\u202e"
+
+
+@pytest.mark.parametrize("name, refused_because", [
+    ("Report.pdf", None),
+    ("Rapport d'été.pdf", None),
+    ("עברית.pdf", None),  # right-to-left text itself is fine: only the invisible direction marks are not
+    ("a:b", "Windows cannot store them"),
+    ("end.", "end with a space or a dot"),
+    (".davportal-x", "reserved"),
+    ("x" * 256, "too long"),
+    # Windows device names, in any case, with or without an extension
+    ("CON", "Windows keeps the name CON"),
+    ("prn", "Windows keeps the name PRN"),
+    ("Aux.docx", "Windows keeps the name AUX"),
+    ("NUL.pdf", "Windows keeps the name NUL"),
+    ("nul.tar.gz", "Windows keeps the name NUL"),
+    ("NUL .txt", "Windows keeps the name NUL"),
+    ("com1.txt", "Windows keeps the name COM1"),
+    ("COM9", "Windows keeps the name COM9"),
+    ("lpt1", "Windows keeps the name LPT1"),
+    ("LPT9.pdf", "Windows keeps the name LPT9"),
+    ("COM²", "Windows keeps the name COM²"),
+    # Near misses stay allowed
+    ("CONTRACT.pdf", None),
+    ("Console", None),
+    ("COM10.txt", None),
+    ("LPT.pdf", None),
+    ("report.con", None),
+    ("my nul.pdf", None),
+    # Bidirectional controls: each one, anywhere in the name
+    *[(f"invoice{chr(code)}fdp.exe", "reverse the reading direction")
+      for code in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C)],
+    (RTL_OVERRIDE + "Report.pdf", "reverse the reading direction"),
+])  # fmt: skip
+def test_new_names(name, refused_because):
+    decision = check_new_name(name)
+    if refused_because is None:
+        assert decision.allowed, decision.reason
+    else:
+        assert (decision.allowed, decision.status) == (False, 400)
+        assert refused_because in decision.reason
 
 
 @pytest.fixture
