@@ -65,7 +65,7 @@ class AccessGate(BaseMiddleware):
             _enforce(decision)
         if dest is not None and not dest.exists and dest.parts:
             renaming = source.parts[-1] if source.parts and source.parts[:-1] == dest.parts[:-1] else None
-            _enforce(case_clash(dest.parts[-1], provider.case_clash(dest.parts), renaming_from=renaming))
+            _enforce(case_clash(dest.parts[-1], self.portal.storage.case_twin(dest.parts), renaming_from=renaming))
 
         if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").lower() == "infinity":
             raise refusal(403, FINITE_DEPTH_REASON, condition="propfind-finite-depth")
@@ -75,7 +75,7 @@ class AccessGate(BaseMiddleware):
         creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
         if (action is Action.CREATE or creates_file) and not source.exists and source.parts:
             _enforce(check_new_name(source.parts[-1]))
-            _enforce(case_clash(source.parts[-1], provider.case_clash(source.parts)))
+            _enforce(case_clash(source.parts[-1], self.portal.storage.case_twin(source.parts)))
         if creates_file:
             _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
             _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))
@@ -90,7 +90,7 @@ class AccessGate(BaseMiddleware):
             return None
         actor = context.actor
         assert actor is not None  # HTTPAuthenticator, before the gate, lets no one in anonymously
-        dest = self._target(provider, context, environ, dest_path, Action.REMOVE)
+        dest = context.destination = self._target(provider, context, environ, dest_path, Action.REMOVE)
         rules = context.rules(dest.client_id)
         create = decide(actor, Action.CREATE, dest, rules)
         decisions.append(create)

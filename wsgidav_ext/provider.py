@@ -18,13 +18,12 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
-from davportal.core.atomic import AtomicUpload, copy_atomically, sync_folder
+from davportal.core.atomic import AtomicUpload
 from davportal.notifications import events
-from davportal.services import records
+from davportal.services import placing, records
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from davportal.services.shared_view import shared_view
-from davportal.services.uploads import screen
 from policy import Action, Area, Target, decide
 from policy.documents import Disposal, owner_after
 from policy.names import is_desktop_file, is_reserved, normalize
@@ -95,19 +94,9 @@ class PortalProvider(DAVProvider):
         below = parts[1:]
         return len(parts) == 2 and rules.is_rule_folder(below) and rules.rule_at(below).area == Area.TEAM_SHARED
 
-    def case_clash(self, parts: tuple[str, ...]) -> str | None:
-        """A name in the same folder that differs from this one only in case, if there is one."""
-        folder = self.storage.path_of(parts[:-1])
-        wanted = parts[-1].casefold()
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    name = normalize(entry.name)
-                    if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
-                        return name
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        return None
+
+def _overwrite(environ: dict) -> bool:
+    return environ.get("HTTP_OVERWRITE", "T").upper() != "F"
 
 
 def _declared_sha1(header: str) -> str | None:
@@ -212,11 +201,7 @@ class _OnDisk:
     def move_recursive(self, dest_path):
         dest_parts = self.context.parts(dest_path)
         dest = self.provider.storage.path_of(dest_parts)
-        os.rename(self.disk, dest)  # same filesystem: atomic, and nothing is copied
-        sync_folder(dest.parent)
-        if dest.parent != self.disk.parent:
-            sync_folder(self.disk.parent)
-        records.move(self.context, self.parts, dest_parts)
+        placing.move(self.context, self.disk, self.parts, dest_parts, overwrite=_overwrite(self.environ))
         self._move_dead_properties(dest_path, is_move=True, with_children=True)
         self._tell_arrived(dest_parts, dest, moved=True)
         return []
@@ -282,23 +267,24 @@ class PortalFile(_OnDisk, DAVNonCollection):
         if with_errors:
             upload.discard()
             return
-        new = self.st is None
-        upload.close()
-        screen(self.context, upload, self.parts, self.path)
-        upload.commit()
+        new = placing.receive(self.context, self.parts, upload, expect_new=self.st is None)
         self.st = os.lstat(self.disk)
-        records.record(self.context, self.parts, is_folder=False, digests=upload.digests)
         events.tell_written(self.context, self.parts, new=new)
 
     def delete(self):
+        if self._overwritten_by_a_file():
+            return  # replaced in place by the copy or move, its bytes kept as an earlier version
         self._remove()
+
+    def _overwritten_by_a_file(self) -> bool:
+        source, dest = self.context.target, self.context.destination
+        return dest is not None and dest.parts == self.parts and source is not None and not source.is_collection
 
     def copy_move_single(self, dest_path, *, is_move):
         dest_parts = self.context.parts(dest_path)
+        placing.copy_in(self.context, self.disk, dest_parts, uploaded_by=self._owner_after(is_move=is_move),
+                        overwrite=_overwrite(self.environ), block_size=BLOCK_SIZE)  # fmt: skip
         dest = self.provider.storage.path_of(dest_parts)
-        digests = copy_atomically(self.disk, dest, block_size=BLOCK_SIZE)
-        records.record(self.context, dest_parts, is_folder=False, uploaded_by=self._owner_after(is_move=is_move),
-                       digests=digests)  # fmt: skip
         self._move_dead_properties(dest_path, is_move=is_move, with_children=False)
         self._tell_arrived(dest_parts, dest, moved=is_move)
 
@@ -342,8 +328,11 @@ class PortalFolder(_OnDisk, DAVCollection):
         members = []
         for name in self._visible(list(entries)):
             entry = entries[name]
-            child = _resource(util.join_uri(self.path, name), self.environ,
-                              self.disk / entry.name, entry.stat(follow_symlinks=False))  # fmt: skip
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted since the folder was read: as if the listing came a moment later
+            child = _resource(util.join_uri(self.path, name), self.environ, self.disk / entry.name, st)
             if child is not None:
                 members.append(child)
         actor = self.context.actor
@@ -378,16 +367,11 @@ class PortalFolder(_OnDisk, DAVCollection):
             # Nothing on disk until the body has fully arrived (see PortalFile.end_write).
             return PortalFile(path, self.environ, disk, None)
         # LOCK on an unmapped URL: an empty file, created like any upload.
-        upload = AtomicUpload(disk, max_bytes=0)
-        upload.commit()
-        records.record(self.context, parts, is_folder=False, digests=upload.digests)
+        placing.receive(self.context, parts, AtomicUpload(disk, max_bytes=0), expect_new=True)
         return self.provider.get_resource_inst(path, self.environ)
 
     def create_collection(self, name):
-        parts = self.context.parts(util.join_uri(self.path, name))
-        os.mkdir(self.provider.storage.path_of(parts))
-        sync_folder(self.disk)
-        records.record(self.context, parts, is_folder=True)
+        placing.make_folder(self.context, self.context.parts(util.join_uri(self.path, name)))
 
     def support_recursive_delete(self):
         return True
@@ -399,8 +383,10 @@ class PortalFolder(_OnDisk, DAVCollection):
     def copy_move_single(self, dest_path, *, is_move):
         dest_parts = self.context.parts(dest_path)
         dest = self.provider.storage.path_of(dest_parts)
-        if not dest.is_dir():
+        try:
             os.mkdir(dest)
+        except FileExistsError:
+            pass  # copying over a folder: its contents are merged (RFC 4918, 9.8.4)
         shutil.copystat(self.disk, dest)
         records.record(self.context, dest_parts, is_folder=True, uploaded_by=self._owner_after(is_move=is_move))
         self._move_dead_properties(dest_path, is_move=is_move, with_children=False)

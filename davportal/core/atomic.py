@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from davportal.core.errors import BadRequest, TooLarge
 from policy.names import RESERVED_PREFIX, too_large_reason
@@ -65,7 +67,8 @@ class AtomicUpload:
             os.fsync(self._file.fileno())
             self._file.close()
 
-    def commit(self) -> None:
+    def verify(self) -> None:
+        """Flush, and refuse an upload that arrived short or damaged (discarding it)."""
         self.close()
         if self.expected_bytes is not None and self.size != self.expected_bytes:
             self.discard()
@@ -77,13 +80,51 @@ class AtomicUpload:
             self.discard()
             raise BadRequest("The file arrived damaged (its checksum does not match). Nothing was changed; "
                              "please try again.")  # fmt: skip
-        os.replace(self.temp, self.target)
+
+    def commit(self, *, exclusive: bool = False) -> None:
+        """Put the complete file in place: over the target, or (`exclusive`) only where nothing is.
+
+        An exclusive commit raises FileExistsError and leaves the upload to discard when the
+        name was taken meanwhile, whoever took it.
+        """
+        self.verify()
+        if exclusive:
+            place_new(self.temp, self.target)
+        else:
+            os.replace(self.temp, self.target)
         sync_folder(self.target.parent)
 
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()
         self.temp.unlink(missing_ok=True)
+
+
+def place_new(source: Path, target: Path) -> None:
+    """Rename `source` to `target` unless something is there: a hard link fails if the name exists."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        # A filesystem without hard links: the name lock keeps other portal writers out.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File exists", str(target)) from None
+        os.replace(source, target)
+        return
+    os.unlink(source)
+
+
+def keep_aside(source: Path, holder: Path) -> None:
+    """A second name for a file's bytes, which outlives the file being replaced or deleted."""
+    holder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, holder)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        shutil.copy2(source, holder)  # no hard links here: a copy keeps the bytes as well
+    sync_folder(holder.parent)
 
 
 def sync_folder(folder: Path) -> None:
@@ -95,9 +136,9 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def copy_atomically(source: Path, target: Path, *, block_size: int) -> Digests:
-    """Copy a file's bytes and times so that the target is replaced only by a complete copy."""
-    upload = AtomicUpload(target, max_bytes=cast(int, float("inf")))  # no limit: only ever compared
+def copy_beside(source: Path, target: Path, *, block_size: int) -> AtomicUpload:
+    """A complete copy of a file's bytes and times, beside `target`, ready to commit there."""
+    upload = AtomicUpload(target, max_bytes=os.stat(source).st_size)
     try:
         with open(source, "rb") as src:
             while chunk := src.read(block_size):
@@ -105,11 +146,10 @@ def copy_atomically(source: Path, target: Path, *, block_size: int) -> Digests:
         upload.close()
         st = os.stat(source)
         os.utime(upload.temp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        upload.commit()
     except BaseException:
         upload.discard()
         raise
-    return upload.digests
+    return upload
 
 
 def sweep_partial_uploads(root: Path, stale_seconds: float) -> int:

@@ -37,8 +37,16 @@ class NotFound(PortalError):
     status = HTTPStatus.NOT_FOUND
 
 
+class NotAllowedHere(PortalError):
+    status = HTTPStatus.METHOD_NOT_ALLOWED  # e.g. making a folder where one already is
+
+
 class Conflict(PortalError):
     status = HTTPStatus.CONFLICT
+
+
+class ChangedMeanwhile(PortalError):
+    status = HTTPStatus.PRECONDITION_FAILED  # someone else wrote the name while this request ran
 
 
 class TooLarge(PortalError):

@@ -129,6 +129,32 @@ class TrashItem(Base):
     records: Mapped[dict] = mapped_column(JSON)  # its documents and dead properties, to restore
 
 
+class Version(Base):
+    """An earlier version of a file: the bytes an overwrite replaced, kept aside with who wrote them.
+
+    It follows its document through moves and into the trash; the purge removes it, nothing else.
+    """
+
+    __tablename__ = "version"
+    __table_args__ = (Index("ix_version_document", "client_id", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1024))  # the document's path now, below the client root
+    # Where the document was when these bytes were replaced: a contact never sees a version
+    # written where they could not look.
+    written_in: Mapped[str] = mapped_column(String(1024))
+    stored_as: Mapped[str] = mapped_column(String(64))  # its file in the storage's versions folder
+    size: Mapped[int] = mapped_column(Integer)
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    written_by: Mapped[str | None] = mapped_column(String(128))  # None: put there outside the portal
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[str | None] = mapped_column(String(128))
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # Set while the document is in the trash: not listed, restored or purged with it.
+    trash_item_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
 class Notice(Base):
     """A document someone should hear about, waiting to go out in the recipient's next digest.
 

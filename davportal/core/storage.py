@@ -7,6 +7,7 @@ from pathlib import Path
 
 from davportal.core.errors import BadRequest, NotFound
 from policy import Target
+from policy.names import is_reserved, normalize
 
 
 class Storage:
@@ -31,6 +32,19 @@ class Storage:
                 return False
             current = current.parent
         return True
+
+    def case_twin(self, parts: tuple[str, ...]) -> str | None:
+        """A name in the same folder that differs from this one only in case, if there is one."""
+        wanted = parts[-1].casefold()
+        try:
+            with os.scandir(self.path_of(parts[:-1])) as it:
+                for entry in it:
+                    name = normalize(entry.name)
+                    if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
+                        return name
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return None
 
     def target(self, parts: tuple[str, ...]) -> Target:
         """What is at a path, for the policy; a document that is not there is refused."""

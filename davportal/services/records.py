@@ -30,10 +30,6 @@ def record(context: RequestContext, parts: tuple[str, ...], *, is_folder: bool, 
     documents.record(context.session, parts[0], _below(parts), login, is_folder=is_folder, digests=digests)
 
 
-def move(context: RequestContext, src: tuple[str, ...], dest: tuple[str, ...]) -> None:
-    documents.move(context.session, (src[0], _below(src)), (dest[0], _below(dest)))
-
-
 def facts_of(context: RequestContext, parts: tuple[str, ...]) -> Facts | None:
     """What the portal knows of a document; a listing asks once per folder (one query each)."""
     if len(parts) < 2:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from davportal.core import paths
+from davportal.core.models import Version
 from davportal.services.documents import Facts
 from davportal.services.portal import Portal
 from policy import Actor, RuleBook, Target
@@ -27,6 +28,7 @@ class RequestContext:
     attempted_login: str | None = None  # for the audit, should the login fail or be refused
     csrf: str | None = None  # the browser session's token, for the page's forms
     target: Target | None = None  # the gate's view of the request target
+    destination: Target | None = None  # and of a COPY's or MOVE's Destination
     audit_path: str | None = None  # the document actually read, when not the URL's (a shared file)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (action, path, detail) besides the method
     _session: Session | None = None
@@ -37,6 +39,7 @@ class RequestContext:
     seen: dict[tuple[str, ...], dict[str, list[tuple[str, datetime]]]] = field(default_factory=dict)
     shared_views: dict[str, dict[str, str]] = field(default_factory=dict)
     dead_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+    versions: dict[tuple[str, ...], dict[str, list[Version]]] = field(default_factory=dict)
 
     @classmethod
     def begin(cls, environ: dict[str, Any], portal: Portal) -> RequestContext:

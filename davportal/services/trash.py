@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from davportal.core.errors import NotFound
 from davportal.core.models import DeadProperty, Document, TrashItem, utcnow
 from davportal.core.storage import Storage
+from davportal.services import versions
 from davportal.services.documents import under
 from policy.names import RESERVED_PREFIX
 
@@ -45,6 +46,8 @@ def put_in_trash(session: Session, storage: Storage, *, client_id: str, path: st
     item = TrashItem(client_id=client_id, path=path, is_folder=is_folder, deleted_by=deleted_by,
                      stored_as=stored_as, records=records)  # fmt: skip
     session.add(item)
+    session.flush()  # its id, which its versions keep while it is in the trash
+    versions.to_trash(session, client_id, path, item.id)
     return item
 
 
@@ -69,6 +72,7 @@ def restore(session: Session, storage: Storage, item_id: int, *, url_of) -> Rest
     for row in item.records["documents"]:
         session.add(Document(**{**row, "client_id": item.client_id, "path": path + row["path"],
                                 "uploaded_at": datetime.fromisoformat(row["uploaded_at"])}))  # fmt: skip
+    versions.from_trash(session, item.id, was=item.path, now=path)
     base_url = url_of(item.client_id, path, item.is_folder)
     for row in item.records["properties"]:
         session.merge(DeadProperty(url=base_url + row["url"], name=row["name"], value=row["value"]))
@@ -85,6 +89,7 @@ def purge(session: Session, storage: Storage, *, older_than: timedelta, now: dat
     for item in items:
         shutil.rmtree(storage.root / TRASH_FOLDER / item.stored_as, ignore_errors=True)
         session.delete(item)
+    versions.purge_trashed(session, storage, [item.id for item in items])
     return len(items)
 
 
