@@ -1,4 +1,5 @@
-"""Request sanity before anyone is authenticated: paths, headers and XML bodies.
+"""Request sanity before anyone is authenticated: paths, headers and XML bodies; and the caching
+every answer allows.
 
 WsgiDAV reads XML bodies whole, with no cap, treats chunked ones as empty, and believes a
 client's X-Forwarded-Host; this middleware hands it bodies that are capped, complete and parsed
@@ -30,6 +31,14 @@ class UriTooLong(BadRequest):
     status = HTTPStatus.REQUEST_URI_TOO_LONG
 
 
+# What every answer may be cached as, unless it says otherwise (the pages say no-store, the
+# stylesheet and script may be kept an hour). "private": no proxy or shared cache may keep a
+# client's document. "no-cache" rather than "no-store": the reader's own client may keep a copy
+# but must ask again, with its ETag, before every use, so a changed file or a withdrawn access
+# shows at once while Office, Finder and rclone get "not modified" instead of the whole file
+# again. "no-store" would protect nothing more: a downloaded document is on the reader's disk
+# anyway, and desktop WebDAV clients keep their own copies of what they open.
+CACHE_CONTROL = ("Cache-Control", "private, no-cache")
 FORWARDED_HEADERS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR")
 
 
@@ -57,7 +66,20 @@ class RequestGuard(BaseMiddleware):
         check_basic_header(environ)
         if environ["REQUEST_METHOD"] in XML_METHODS:
             read_xml_body(environ, self.portal.settings.limits.xml_body_bytes)
-        return self.next_app(environ, start_response)
+        return self.next_app(environ, with_cache_control(start_response))
+
+
+def with_cache_control(start_response):
+    """Every answer that comes back this way (documents, listings, pages, redirects) says how it
+    may be cached. A refusal is raised below and answered by ErrorPages: it holds a reason, never
+    a document."""
+
+    def start(status, headers, exc_info=None):
+        if not any(name.lower() == "cache-control" for name, _ in headers):
+            headers = [*headers, CACHE_CONTROL]
+        return start_response(status, headers, exc_info)
+
+    return start
 
 
 CLOSE = (("Connection", "close"),)

@@ -10,6 +10,9 @@
 3. WsgiDAVApp decodes the path as UTF-8 before any middleware and lets the error escape, so a
    path that is not UTF-8 (an "overlong" %c0%ae dot) drops the connection without an answer.
    It is kept as sent here, and RequestGuard refuses it with a 400.
+4. RequestServer.do_PROPPATCH answers 400 to a Depth header other than 0, which RFC 4918 does not
+   define for PROPPATCH: webdavclient3's set_property sends "Depth: 1". The header is ignored, so
+   the PROPPATCH applies to the one resource it names, as without it.
 """
 
 from urllib.parse import ParseResult, urlsplit
@@ -33,6 +36,14 @@ def _normalize_path_within_root(path):
         return "/"
 
 
+_do_proppatch = request_server.RequestServer.do_PROPPATCH
+
+
+def _proppatch_without_depth(self, environ, start_response):
+    environ.pop("HTTP_DEPTH", None)
+    return _do_proppatch(self, environ, start_response)
+
+
 def _re_encode_or_keep(s, *, encoding="utf-8", fallback=True):
     return _re_encode_wsgi(s, encoding=encoding, fallback=fallback)
 
@@ -40,3 +51,4 @@ def _re_encode_or_keep(s, *, encoding="utf-8", fallback=True):
 request_server.urlparse = _urlparse_whole_path
 util.normalize_path = _normalize_path_within_root
 util.re_encode_wsgi = _re_encode_or_keep
+request_server.RequestServer.do_PROPPATCH = _proppatch_without_depth
