@@ -191,8 +191,13 @@ def client_list(config, source):
 def client_import(config, source, csv_file, skip_invalid, dry_run):
     """Add clients (and their first contact) from a CSV file.
 
-    Columns: id, name, matter_type, contact_login, contact_email (a header row names them;
-    only id and name are required). Imported contacts have no password until `davportal passwd`.
+    Columns: id, name, matter_type, contact_login, contact_email, existing_contact (a header row
+    names them; only id and name are required). Imported contacts have no password until
+    `davportal passwd`.
+
+    A contact_login that already exists (or is on an earlier row) is a bad row, unless the row
+    sets existing_contact to yes and gives that contact's email as on record: the contact then
+    belongs to this client too.
     """
     portal = _portal(config, source)
     with portal.sessions() as session:
@@ -208,8 +213,10 @@ def client_import(config, source, csv_file, skip_invalid, dry_run):
     with progress(len(rows), "Importing clients") as reporter:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
                                        _area_folders(portal), on_row=lambda row: reporter.step())  # fmt: skip
+    joined = outcome.contacts_joined
     click.echo(f"{outcome.clients_created} client(s) created, {outcome.clients_unchanged} already there, "
                f"{outcome.contacts_created} contact(s) created, {outcome.folders_created} folder(s) created"
+               f"{f', {joined} existing contact(s) added to a client' if joined else ''}"
                f"{f', {len(bad)} bad row(s) skipped' if bad else ''}.")  # fmt: skip
 
 

@@ -232,6 +232,112 @@ def test_import_checks_every_row_first(admin):
     assert "1 client(s) created" in skipped.stdout and "5 bad row(s) skipped" in skipped.stdout
 
 
+IMPORT_COLUMNS = "id,name,matter_type,contact_login,contact_email,existing_contact"
+
+
+def _import_csv(admin, rows: list[str]) -> Path:
+    path = admin.storage.parent / "clients.csv"
+    path.write_text(IMPORT_COLUMNS + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def bob_of_beta(admin):
+    admin("client", "add", "beta", "--name", "Beta LLP")
+    added = admin("contact", "add", "bob", "--client", "beta", "--email", "bob@beta.example", "--password-stdin",
+                  input="bob's password\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    return admin
+
+
+def test_an_existing_contact_is_not_made_a_contact_of_another_client_by_default(bob_of_beta):
+    admin = bob_of_beta
+    path = _csv(admin, ["zz,ZZ Ltd,,bob,someone.else@zz.example", "ok,Fine,,,"])
+    result = admin("client", "import", str(path))
+    assert result.exit_code == 1
+    assert "clients.csv, line 2: 'bob' already exists (a contact of beta): to make them a contact of 'zz' too, " \
+           "set existing_contact to yes and give their email" in result.stderr  # fmt: skip
+    assert "nothing imported" in result.stderr
+    assert [line.split("\t")[0] for line in admin("client", "list").stdout.splitlines()] == ["beta"]
+    skipped = admin("client", "import", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.output
+    assert "1 client(s) created" in skipped.stdout and "1 bad row(s) skipped" in skipped.stdout
+    assert admin("contact", "list").stdout.splitlines() == ["bob\tbeta\tbob@beta.example"]
+
+
+@pytest.mark.parametrize("row, reason", [
+    ("zz,ZZ Ltd,,bob,someone.else@zz.example,yes",
+     "'bob' already exists (a contact of beta), with an email other than someone.else@zz.example"),
+    ("zz,ZZ Ltd,,bob,,yes", "'bob' already exists (a contact of beta): give their email, as on record"),
+    ("zz,ZZ Ltd,,bob,bob@beta.example,no",
+     "'bob' already exists (a contact of beta): to make them a contact of 'zz' too, set existing_contact to yes"),
+    ("zz,ZZ Ltd,,bob,bob@beta.example,maybe", "existing_contact must be yes, no or empty"),
+    ("zz,ZZ Ltd,,robert,bob@beta.example,yes", "existing_contact is yes, but there is no contact 'robert'"),
+    ("zz,ZZ Ltd,,,,yes", "existing_contact needs a contact_login"),
+])  # fmt: skip
+def test_an_existing_contact_joins_only_when_the_row_says_so_with_their_email(bob_of_beta, row, reason):
+    admin = bob_of_beta
+    result = admin("client", "import", str(_import_csv(admin, [row])))
+    assert result.exit_code == 1
+    assert f"clients.csv, line 2: {reason}" in result.stderr
+    assert admin("contact", "list").stdout.splitlines() == ["bob\tbeta\tbob@beta.example"]
+
+
+def test_an_existing_contact_joins_a_new_client_when_the_file_says_so(bob_of_beta):
+    admin = bob_of_beta
+    path = _import_csv(admin, ["zz,ZZ Ltd,,bob,Bob@Beta.example,yes"])
+    result = admin("client", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 client(s) created, 0 already there, 0 contact(s) created" in result.stdout
+    assert "1 existing contact(s) added to a client" in result.stdout
+    assert admin("contact", "list").stdout.splitlines() == ["bob\tbeta, zz\tbob@beta.example"]
+    again = admin("client", "import", str(path))
+    assert again.exit_code == 0, again.output
+    assert "0 client(s) created, 1 already there, 0 contact(s) created, 0 folder(s) created." in again.stdout
+
+
+def test_an_existing_contact_with_no_email_on_record_is_added_by_hand(admin):
+    admin("client", "add", "beta", "--name", "Beta LLP")
+    admin("contact", "add", "pat", "--client", "beta", "--password-stdin", input="pat's password\n")
+    result = admin("client", "import", str(_import_csv(admin, ["zz,ZZ Ltd,,pat,pat@example.com,yes"])))
+    assert result.exit_code == 1
+    assert ("line 2: 'pat' already exists (a contact of beta), with no email on record to confirm it is them: "
+            "add them with `davportal contact add pat --client zz`") in result.stderr  # fmt: skip
+
+
+def test_a_contact_on_two_rows_of_the_file_needs_the_second_row_to_say_so(admin):
+    rows = ["one,One,,ann,ann@example.com", "two,Two,,ann,ann@example.com"]
+    result = admin("client", "import", str(_import_csv(admin, rows)))
+    assert result.exit_code == 1
+    assert "line 3: 'ann' is already the contact on line 2: to make them a contact of 'two' too" in result.stderr
+    joined = admin("client", "import", str(_import_csv(admin, [rows[0], rows[1] + ",yes"])))
+    assert joined.exit_code == 0, joined.output
+    assert "1 contact(s) created" in joined.stdout and "1 existing contact(s) added to a client" in joined.stdout
+    assert admin("contact", "list").stdout.splitlines() == ["ann\tone, two\tann@example.com"]
+
+
+def test_a_contact_added_while_the_file_is_imported_is_not_joined(admin):
+    from davportal.core.errors import Conflict
+    from davportal.core.settings import load_config, settings_of
+    from davportal.services.portal import Portal
+    from provisioning import accounts, importer
+
+    admin("client", "add", "beta", "--name", "Beta LLP")
+    path = _import_csv(admin, ["zz,ZZ Ltd,,bob,someone.else@zz.example"])
+    config, source = load_config(os.environ["DAVPORTAL_CONFIG"])
+    portal = Portal(settings_of(config, source))
+    with portal.sessions() as session:
+        rows, bad = importer.read(path, session, portal.matter_types)
+    assert len(rows) == 1 and not bad  # bob is new when the file is read...
+    with portal.sessions.begin() as session:  # ...and someone adds him to another client before the write
+        accounts.add_contact(session, "bob", client_id="beta", password=None, email="bob@beta.example")
+    with pytest.raises(Conflict, match="line 2: the contact 'bob' was added while the file was being imported"):
+        importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types, tuple(AREAS.values()))
+    portal.engine.dispose()
+    assert not (admin.storage / "zz").exists()
+    assert admin("contact", "list").stdout.splitlines() == ["bob\tbeta\tbob@beta.example"]
+
+
 def test_import_creates_clients_contacts_and_folders_and_changes_nothing_the_second_time(admin):
     path = _csv(admin, ["smith,Jane Smith,family-law,jane,jane@example.com", "acme,Acme Ltd,annual-tax-return,,",
                         "plain,Plain Client,,pat,"])  # fmt: skip
