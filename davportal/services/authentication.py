@@ -10,10 +10,13 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
@@ -29,10 +32,25 @@ CACHE_SIZE = 10_000
 MAX_PARALLEL_HASHES = 2
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A try counted against its login and network before its password (or code) is checked."""
+
+    login: str
+    network: str
+    remote_addr: str
+    failures: int  # this login's from this network, this try included
+    taken_at: datetime
+    network_until: datetime  # the network's next try, as this try set it
+
+
 class Authenticator:
-    def __init__(self, sessions: sessionmaker[Session], settings: Auth):
+    def __init__(self, sessions: sessionmaker[Session], settings: Auth, *,
+                 clock: Callable[[], datetime] = utcnow):  # fmt: skip
         self.sessions = sessions
         self.settings = settings
+        # The throttle's time: wall time, since nodes share it through the database; tests advance it.
+        self.clock = clock
         self._secret = secrets.token_bytes(32)
         # key -> expiry of a verified (login, stored hash, password)
         self._verified: OrderedDict[bytes, float] = OrderedDict()
@@ -63,14 +81,13 @@ class Authenticator:
         if usable and stored and self._cached(login, stored, secret):
             assert account is not None  # usable
             return self._actor(account, clients)
-        network = network_of(remote_addr)
-        self.refuse_if_waiting(login, remote_addr)
+        attempt = self.reserve_try(login, remote_addr)
         # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
         if self._verify(login, stored, secret) and usable:
             assert account is not None  # usable
-            self._forgive(login, network, used_app=int(app.group(1)) if app_hash and app else None)
+            self.succeeded(attempt, used_app=int(app.group(1)) if app_hash and app else None)
             return self._actor(account, clients)
-        self._failed(login, network, remote_addr, disabled=account is not None and account.disabled)
+        self.failed(attempt, disabled=account is not None and account.disabled)
         return None
 
     @staticmethod
@@ -127,7 +144,8 @@ class Authenticator:
         # argon2 takes 64 MiB a verification: a few at a time keep a flood of logins from
         # running the server out of memory.
         with self._hashing:
-            self.hashes_verified += 1
+            with self._lock:  # two verify at once: += alone could lose a count
+                self.hashes_verified += 1
             ok = verify(stored, secret)
         if ok:
             assert stored is not None  # nothing verifies without a hash
@@ -137,46 +155,80 @@ class Authenticator:
                     self._verified.popitem(last=False)
         return ok
 
-    def refuse_if_waiting(self, login: str, remote_addr: str) -> None:
-        network = network_of(remote_addr)
+    def reserve_try(self, login: str, remote_addr: str) -> Attempt:
+        """Count a try against the login and its network before its password (or code) is
+        checked; TooManyAttempts while either waits.
+
+        Each counter is taken by one conditional UPDATE of its row, in one transaction: tries sent
+        together, to any node, queue on the row, and once a try closes the window the others find
+        it closed. So N guesses at once cost N tries, and at most one is checked per window.
+        """
+        network, now, auth = network_of(remote_addr), self.clock(), self.settings
+        counters = ((login, auth.slowdown_after), (EVERY_LOGIN, auth.network_slowdown_after))
+        fresh = [{"login": who, "network": network, "failures": 0, "not_before": now, "last_failure_at": now}
+                 for who, _ in counters]  # fmt: skip
         with self.sessions() as session:
+            # A row another request inserted meanwhile is simply there: never a duplicate key.
+            session.execute(_insert(session).values(fresh).on_conflict_do_nothing())
+            taken: list[tuple[int, datetime]] = []
+            for who, free in counters:
+                turn = self._take(session, who, network, free, now)
+                if turn is None:
+                    break
+                taken.append(turn)
+            else:
+                session.commit()
+                (failures, _), (_, network_until) = taken
+                return Attempt(login, network, remote_addr, failures, now, network_until)
+            session.rollback()  # neither counter moves for a try that is refused
             waits = session.scalars(select(LoginThrottle.not_before).where(
                 LoginThrottle.network == network, LoginThrottle.login.in_((login, EVERY_LOGIN)))).all()  # fmt: skip
-        now = utcnow()
         latest = max((_aware(w) for w in waits), default=now)
-        if latest > now:
-            seconds = max(1, math.ceil((latest - now).total_seconds()))
-            _logger.warning("Login %r from %s refused for %d s after repeated failures", login, network, seconds)
-            raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
-                                  headers=(("Retry-After", str(seconds)),))  # fmt: skip
+        seconds = max(1, math.ceil((latest - now).total_seconds()))
+        _logger.warning("Login %r from %s refused for %d s after repeated failures", login, network, seconds)
+        raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
+                              headers=(("Retry-After", str(seconds)),))  # fmt: skip
 
-    def _forgive(self, login: str, network: str, *, used_app: int | None) -> None:
+    def _take(self, session: Session, who: str, network: str, free: int, now: datetime) -> tuple[int, datetime] | None:
+        """One try off a counter whose window is open: its failures with this try, and its next window."""
+        row = (LoginThrottle.login == who) & (LoginThrottle.network == network)
+        failures = session.scalar(
+            update(LoginThrottle).where(row, LoginThrottle.not_before <= now)
+            .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+            .returning(LoginThrottle.failures).execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if failures is None:
+            return None
+        # The row stays locked until the commit (on SQLite, the whole database): no other try
+        # reads it between the count and the window the count sets.
+        until = now + timedelta(seconds=delay_after(failures, free=free, cap=self.settings.slowdown_max_seconds))
+        session.execute(update(LoginThrottle).where(row).values(not_before=until)
+                        .execution_options(synchronize_session=False))  # fmt: skip
+        return failures, until
+
+    def succeeded(self, attempt: Attempt, *, used_app: int | None = None) -> None:
+        """A right password (or code) forgets the login's failures from its network, and gives
+        back the try it took from the network: sign-ins that work never slow a network down."""
+        network = attempt.network
         with self.sessions.begin() as session:
-            session.execute(delete(LoginThrottle).where(LoginThrottle.login == login, LoginThrottle.network == network))
+            session.execute(delete(LoginThrottle).where(LoginThrottle.login == attempt.login,
+                                                        LoginThrottle.network == network))  # fmt: skip
+            session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.login == EVERY_LOGIN, LoginThrottle.network == network, LoginThrottle.failures > 0)
+                .values(failures=LoginThrottle.failures - 1,
+                        # Open again, unless another try has come since and set a window of its own.
+                        not_before=case((LoginThrottle.not_before == attempt.network_until, attempt.taken_at),
+                                        else_=LoginThrottle.not_before))
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
             if used_app is not None:
                 mark_used(session, used_app)  # "last used", shown to the user
 
-    def count_failure(self, login: str, remote_addr: str) -> None:
-        """A wrong second factor counts like a wrong password."""
-        self._failed(login, network_of(remote_addr), remote_addr, disabled=False)
-
-    def _failed(self, login: str, network: str, remote_addr: str, *, disabled: bool) -> None:
-        now, settings = utcnow(), self.settings
-        counters = ((login[:128], settings.slowdown_after), (EVERY_LOGIN, settings.network_slowdown_after))
-        with self.sessions.begin() as session:
-            for who, free in counters:
-                row = session.get(LoginThrottle, (who, network))
-                if row is None:
-                    row = LoginThrottle(login=who, network=network, failures=0)
-                    session.add(row)
-                row.failures += 1
-                row.last_failure_at = now
-                wait = delay_after(row.failures, free=free, cap=settings.slowdown_max_seconds)
-                row.not_before = now + timedelta(seconds=wait)
-                if who != EVERY_LOGIN:
-                    count = row.failures
-        _logger.warning("Failed login for %r from %s (%s, failure %d)", login, remote_addr or "?",
-                        "disabled" if disabled else "bad credentials", count)  # fmt: skip
+    def failed(self, attempt: Attempt, *, disabled: bool = False) -> None:
+        """The try was counted when it was reserved: a failure only goes to the log."""
+        _logger.warning("Failed login for %r from %s (%s, failure %d)", attempt.login, attempt.remote_addr or "?",
+                        "disabled" if disabled else "bad credentials", attempt.failures)  # fmt: skip
 
 
 def plausible_login(login: str) -> bool:
@@ -192,6 +244,13 @@ def unblock(session: Session, login: str) -> int:
     """Forget a login's failures (every network); returns how many networks were waiting."""
     result = cast("CursorResult[Any]", session.execute(delete(LoginThrottle).where(LoginThrottle.login == login)))
     return result.rowcount
+
+
+def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24 and later, PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(LoginThrottle)
+    return sqlite.insert(LoginThrottle)
 
 
 def _aware(moment: datetime) -> datetime:

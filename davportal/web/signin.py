@@ -189,7 +189,7 @@ class WebSignIn(BaseMiddleware):
         authenticator, address = self.portal.authenticator, environ.get("REMOTE_ADDR", "")
         next_path = _local(form.get("next"))
         try:
-            authenticator.refuse_if_waiting(signed.login, address)
+            attempt = authenticator.reserve_try(signed.login, address)  # codes are throttled like passwords
         except TooManyAttempts as refused:
             RequestContext.of(environ).attempted_login = signed.login
             return respond(environ, start_response, "429 Too Many Requests", "code.html",
@@ -199,10 +199,11 @@ class WebSignIn(BaseMiddleware):
             if ok:
                 sessions.complete(session, cookies(environ)[sessions.COOKIE])
         if not ok:
-            authenticator.count_failure(signed.login, address)  # codes are throttled like passwords
+            authenticator.failed(attempt)
             RequestContext.of(environ).attempted_login = signed.login
             return respond(environ, start_response, "401 Unauthorized", "code.html",
                            context | {"next": next_path, "error": "That code is not right."})  # fmt: skip
+        authenticator.succeeded(attempt)
         return redirect(start_response, quote(next_path))
 
     def _account(self, environ, start_response, signed: SignedIn):
