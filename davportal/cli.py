@@ -32,6 +32,7 @@ from davportal.services.portal import Portal
 from policy import Actor, Role
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 from provisioning import accounts, clients, importer, templates
+from provisioning.matter_types import PushRecord, describe_rule, folder_rules, rule_changes
 
 _config_option = click.option(
     "--config",
@@ -227,15 +228,15 @@ def matter_type_group():
 
 @command(matter_type_group, "list")
 def matter_type_list(config, source):
-    """List the matter types and their folders."""
+    """List the matter types, their folders and each folder's rule."""
     portal = _portal(config, source)
     if not portal.matter_types:
         click.echo("No matter types: set davportal.matter_types_file in the config.")
     for matter_type in portal.matter_types.values():
         count = templates.count_clients(portal.sessions, matter_type)
         click.echo(f"{matter_type.id}\t{matter_type.name}\t{count} client(s)")
-        for folder in matter_type.folders:
-            click.echo(f"  {folder}")
+        for folder, rule in folder_rules(matter_type).items():
+            click.echo(f"  {folder}\t{describe_rule(rule)}")
 
 
 @command(matter_type_group, "push")
@@ -245,10 +246,13 @@ def matter_type_push(config, source, type_id, dry_run):
     """Give every client of a matter type the template's folders it lacks.
 
     Never deletes, renames or overwrites anything; exits 1 when some folder was left alone
-    (a conflict). Safe to interrupt and run again.
+    (a conflict). Safe to interrupt and run again. Rules need no push: every node uses the file
+    as saved at its next request. The push says what changed in them since the last push.
     """
     portal = _portal(config, source)
     matter_type = portal.matter_types.require(type_id)
+    record = PushRecord(portal.settings.matter_types_file)
+    _say_rule_changes(matter_type, record.last(type_id))
     total = templates.count_clients(portal.sessions, matter_type)
     with progress(total, f"Pushing {type_id}") as reporter:
 
@@ -264,8 +268,30 @@ def matter_type_push(config, source, type_id, dry_run):
         click.echo(f"Nothing to create: all {len(reports)} client(s) of {type_id} have every folder.")
     else:
         click.echo(f"{len(reports)} client(s): {created} folder(s) {verb}, {conflicts} conflict(s).")
+    if not dry_run:
+        try:
+            record.remember(matter_type)
+        except OSError as exc:
+            click.echo(f"davportal: the rules pushed could not be recorded in {record.path} ({exc.strerror}): "
+                       "the next push will compare with an older record.", err=True)  # fmt: skip
     if conflicts:
         sys.exit(1)
+
+
+def _say_rule_changes(matter_type, before) -> None:
+    # The rules took effect when the file was saved; this is for the admin to check, not a step.
+    if before is None:
+        click.echo(f"No earlier push of {matter_type.id} recorded. Its rules, in use since the file was saved:")
+        for folder, rule in folder_rules(matter_type).items():
+            click.echo(f"  {matter_type.name}: '{folder}' {describe_rule(rule)}")
+        return
+    changes = rule_changes(before, matter_type)
+    if not changes:
+        click.echo(f"No folder or rule changed since the last push of {matter_type.id}.")
+        return
+    click.echo(f"Changed since the last push of {matter_type.id} (rules in use since the file was saved):")
+    for line in changes:
+        click.echo(f"  {line}")
 
 
 def _area_folders(portal) -> tuple[str, str]:

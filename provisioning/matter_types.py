@@ -1,19 +1,29 @@
-"""Matter types: folder templates with their rules, read from YAML and checked before use."""
+"""Matter types: folder templates with their rules, read from YAML and checked before use.
+
+The file is live: every node checks it at each request for a client's folders and rereads it
+when it changed, so an edit takes effect everywhere without a restart.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from davportal.core.errors import ConfigError
-from policy import CLIENT_SHARED, PRIVATE, TEAM_SHARED, Rule, RuleBook
+from davportal.core.errors import ConfigError, PortalError
+from policy import CLIENT_SHARED, PRIVATE, TEAM_SHARED, Rule, RuleBook, default_rules
 from policy.model import EVERY_TYPE
 from policy.names import check_new_name
 
 BUILT_IN_AREAS = {rule.area: rule for rule in (PRIVATE, TEAM_SHARED, CLIENT_SHARED)}
+_logger = logging.getLogger("davportal.matter_types")
 
 
 class _Strict(BaseModel):
@@ -113,21 +123,242 @@ class MatterTypes(dict[str, MatterType]):
         return self[type_id]
 
 
-def load_matter_types(path: Path | None, *, team_shared: str, client_shared: str) -> MatterTypes:
+def folder_rules(matter_type: MatterType) -> dict[str, Rule]:
+    """The rule each of the template's folders ends up with (its own, or its nearest ancestor's)."""
+    return {folder: matter_type.rules.rule_at(tuple(folder.split("/"))) for folder in matter_type.folders}
+
+
+def _who(types: frozenset[str], *, staff: bool) -> str:
+    names = ["staff"] if staff else []
+    names += ["every contact"] if EVERY_TYPE in types else sorted(types)
+    return ", ".join(names) or "nobody"
+
+
+# How a rule reads to an admin: staff always read, and upload where staff write.
+_ASPECTS = (
+    ("area", lambda rule: rule.area),
+    ("readers", lambda rule: _who(rule.readers, staff=True)),
+    ("uploaders", lambda rule: _who(rule.uploaders, staff=rule.staff_writes)),
+    ("delete own", lambda rule: _who(rule.deleters, staff=False)),
+    ("shareable", lambda rule: "yes" if rule.shareable else "no"),
+)
+
+
+def describe_rule(rule: Rule) -> str:
+    return "; ".join(f"{label}: {aspect(rule)}" for label, aspect in _ASPECTS)
+
+
+def rule_changes(before: Mapping[str, Rule], after: MatterType) -> list[str]:
+    """What changed in a type's folders and their rules, e.g. "Tax: 'Payroll' readers: staff, client → staff"."""
+    now = folder_rules(after)
+    lines = []
+    for folder, rule in now.items():
+        if folder not in before:
+            lines.append(f"{after.name}: '{folder}' is new ({describe_rule(rule)})")
+        elif changed := _differences(before[folder], rule):
+            lines.append(f"{after.name}: '{folder}' {changed}")
+    for folder, rule in before.items():
+        if folder not in now:
+            # Clients keep the folder (nothing is deleted): it now follows its nearest ancestor's rule.
+            changed = _differences(rule, after.rules.rule_at(tuple(folder.split("/"))))
+            lines.append(f"{after.name}: '{folder}' is no longer in the template (clients keep it)"
+                         + (f"; {changed}" if changed else ""))  # fmt: skip
+    return lines
+
+
+def type_changes(before: MatterTypes, after: MatterTypes) -> list[str]:
+    """What changed between two readings of the file, type by type."""
+    lines = []
+    for type_id in sorted(before.keys() | after.keys()):
+        if type_id not in after:
+            lines.append(f"matter type {type_id} removed: its clients keep only the two shared folders' rules")
+        elif type_id not in before:
+            lines.append(f"matter type {type_id} ({after[type_id].name}) added")
+        else:
+            lines += rule_changes(folder_rules(before[type_id]), after[type_id])
+    return lines
+
+
+def _differences(before: Rule, after: Rule) -> str:
+    return "; ".join(f"{label}: {aspect(before)} → {aspect(after)}"
+                     for label, aspect in _ASPECTS if aspect(before) != aspect(after))  # fmt: skip
+
+
+class PushRecord:
+    """The rules each matter type was last pushed with, in a file beside the matter types file.
+
+    The rules are live from the moment the file is saved; a push adds missing folders. The record
+    lets a push also say what changed in the rules since the previous push, for the admin to check.
+    """
+
+    def __init__(self, types_file: Path):
+        self.path = types_file.with_name(types_file.name + ".pushed")
+
+    def last(self, type_id: str) -> dict[str, Rule] | None:
+        """The folders and rules of the type's last push; None when there is no record of one."""
+        entry = self._load().get(type_id)
+        if entry is None:
+            return None
+        try:
+            return {folder: RuleSpec.model_validate(spec).to_rule() for folder, spec in entry.items()}
+        except (AttributeError, ValidationError) as exc:
+            raise self._unreadable(exc) from None
+
+    def remember(self, matter_type: MatterType) -> None:
+        """Write the type's rules as pushed now (temporary file, then renamed: never half written)."""
+        record = self._load()
+        record[matter_type.id] = {folder: _spec_of(rule) for folder, rule in folder_rules(matter_type).items()}
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            temporary.write_text(_RECORD_HEADER + yaml.safe_dump(record, sort_keys=True, allow_unicode=True),
+                                 encoding="utf-8")  # fmt: skip
+            os.replace(temporary, self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _load(self) -> dict:
+        try:
+            record = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise self._unreadable(exc) from None
+        if not isinstance(record, dict):
+            raise self._unreadable("not a mapping of matter types")
+        return record
+
+    def _unreadable(self, why) -> ConfigError:
+        return ConfigError(f"{self.path}: the record of the last push cannot be read ({why}); "
+                           "delete it and push again")  # fmt: skip
+
+
+_RECORD_HEADER = (
+    "# The rules each matter type was last pushed with: `davportal matter-type push` compares the\n"
+    "# matter types file with this to say what changed. Written by davportal; not read by the portal.\n"
+)
+
+
+def _spec_of(rule: Rule) -> dict:
+    return {"area": str(rule.area), "read": sorted(rule.readers), "upload": sorted(rule.uploaders),
+            "delete_own": sorted(rule.deleters), "staff_writes": rule.staff_writes,
+            "shareable": rule.shareable}  # fmt: skip
+
+
+class RulesUnavailable(PortalError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+CLOSED = (
+    "Client folders are closed for the moment: the matter types file has a mistake, and the portal will "
+    "not guess who may see what. The administrator finds it in the log or with `davportal matter-type list`."
+)
+
+
+class MatterTypesFile:
+    """The matter types file as it is now, checked at each use and reread only when it changed.
+
+    A change is seen by the file's identity (device, inode, size, modification and change times),
+    taken with fstat on the file as opened: opening revalidates a file on NFS (close-to-open), so
+    every node sharing the file sees an edit at its next request, and an atomic replace (a new
+    inode) is caught even where timestamps are coarse.
+    """
+
+    def __init__(self, path: Path | None, *, team_shared: str, client_shared: str):
+        self.path = path
+        self._team_shared, self._client_shared = team_shared, client_shared
+        self._lock = threading.Lock()
+        self.types = MatterTypes({}, default_rules(team_shared, client_shared))  # the last valid
+        self._seen: _Seen = (None, self.types)  # the version last read, valid or not
+        if path is not None:
+            identity, result = self._read(known=None)
+            if isinstance(result, ConfigError):
+                raise result  # at start a mistake stops the portal or the command, as it always did
+            assert result is not None  # nothing was known, so the file was read
+            self.types, self._seen = result, (identity, result)
+
+    def current(self) -> MatterTypes:
+        """The matter types of the file as it is: one open and fstat, a reread only after a change.
+
+        A file that cannot be read or has become invalid closes every client's folders (503)
+        instead of serving the last valid rules: the edit may have tightened a rule, and a
+        tightened rule must never be served stale. The root still lists clients, and the closing
+        does not depend on the client, so it tells nobody which clients exist.
+        """
+        if self.path is None:
+            return self.types
+        seen = self._seen
+        identity, result = self._read(known=seen[0])
+        if result is not None:
+            with self._lock:
+                seen = self._settle(identity, result)
+        if isinstance(seen[1], ConfigError):
+            raise RulesUnavailable(CLOSED, detail=seen[1].reason)
+        return seen[1]
+
+    def _read(self, known: _Identity | None) -> tuple[_Identity | None, MatterTypes | ConfigError | None]:
+        """The file's identity and what it holds now; None for what it holds when it is `known`."""
+        assert self.path is not None
+        chunks = []
+        try:
+            fd = os.open(self.path, os.O_RDONLY)  # no file object: this runs at every request
+            try:
+                # fstat before reading: a write still going on changes the identity again later.
+                identity = _identity(os.fstat(fd))
+                if identity == known:
+                    return identity, None
+                while chunk := os.read(fd, 1 << 16):
+                    chunks.append(chunk)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return None, ConfigError(f"{self.path}: cannot read the matter types ({exc.strerror})")
+        data = b"".join(chunks)
+        try:
+            return identity, _parse(data, self.path, team_shared=self._team_shared, client_shared=self._client_shared)
+        except ConfigError as exc:
+            return identity, exc
+
+    def _settle(self, identity: _Identity | None, result: MatterTypes | ConfigError) -> _Seen:
+        """Keep what was read (under the lock) and tell the log what changed, once per version."""
+        before = self._seen
+        if identity is not None and identity == before[0]:
+            return before  # another request read this version first
+        if isinstance(result, ConfigError):
+            if not (isinstance(before[1], ConfigError) and before[1].reason == result.reason):
+                _logger.error("Client folders are closed (503) until the matter types file is fixed: %s",
+                              result.reason)  # fmt: skip
+        else:
+            changes = type_changes(self.types, result)
+            was_closed = isinstance(before[1], ConfigError)
+            _logger.info("Matter types reread from %s%s: %s", self.path,
+                         " (client folders are open again)" if was_closed else "",
+                         "; ".join(changes) if changes else "no folder or rule changed")  # fmt: skip
+            self.types = result
+        self._seen = (identity, result)
+        return self._seen
+
+
+_Identity = tuple[int, int, int, int, int]
+_Seen = tuple[_Identity | None, MatterTypes | ConfigError]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    # The change time too: a copy that keeps the old modification time (cp -p, rsync -t) still shows.
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _parse(data: bytes, path: Path, *, team_shared: str, client_shared: str) -> MatterTypes:
     area_folders = {team_shared: TEAM_SHARED, client_shared: CLIENT_SHARED}
-    default = RuleBook.of(area_folders)
-    if path is None:
-        return MatterTypes({}, default)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = data.decode("utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the matter types ({exc.strerror})") from None
+        loaded = yaml.safe_load(text) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     try:
-        spec = TemplatesFile.model_validate(data)
+        spec = TemplatesFile.model_validate(loaded)
     except ValidationError as exc:
         problem = exc.errors()[0]
         loc = [part for part in problem["loc"] if not isinstance(part, str) or not part.startswith("function-")]
@@ -147,7 +378,7 @@ def load_matter_types(path: Path | None, *, team_shared: str, client_shared: str
         _check_reachable(path, type_id, matter, book)
         ordered = tuple(sorted((f.path for f in matter.folders), key=lambda p: p.count("/")))
         types[type_id] = MatterType(type_id, matter.name, ordered, book)
-    return MatterTypes(types, default)
+    return MatterTypes(types, default_rules(team_shared, client_shared))
 
 
 def _check_reachable(path, type_id: str, matter: MatterTypeSpec, book: RuleBook) -> None:

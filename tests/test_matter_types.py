@@ -13,16 +13,19 @@ from sqlalchemy import create_engine, text
 
 from davportal.cli import main
 from davportal.core.errors import ConfigError
-from provisioning.matter_types import load_matter_types
+from provisioning.matter_types import MatterTypesFile
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "config" / "matter-types.yaml"
 AREAS = {"team_shared": "Team's shared", "client_shared": "Client's shared"}
 
 
-def _templates(tmp_path: Path, body: str) -> Path:
+def _templates(tmp_path: Path, body: str | bytes) -> Path:
     path = tmp_path / "types.yaml"
-    path.write_text(textwrap.dedent(body))
+    if isinstance(body, bytes):
+        path.write_bytes(body)
+    else:
+        path.write_text(textwrap.dedent(body))
     return path
 
 
@@ -77,17 +80,18 @@ def _templates(tmp_path: Path, body: str) -> Path:
              rule: {area: executor, read: [executor]}
      """, "'Estate/For the executor' is open to executor, but 'Estate' is not"),
     ("matter_types: [1, 2", "not valid YAML"),
+    ("matter_types: {caf\xe9: {name: Caf\xe9}}".encode("latin-1"), "not UTF-8 text"),
 ])  # fmt: skip
 def test_template_errors_name_the_file_line_and_problem(tmp_path, body, message):
     path = _templates(tmp_path, body)
     with pytest.raises(ConfigError) as error:
-        load_matter_types(path, **AREAS)
+        MatterTypesFile(path, **AREAS)
     assert str(path) in error.value.reason
     assert message in error.value.reason
 
 
 def test_the_shipped_examples_load():
-    types = load_matter_types(EXAMPLES, **AREAS)
+    types = MatterTypesFile(EXAMPLES, **AREAS).types
     assert {"family-law", "annual-tax-return"} <= set(types)
     assert types["family-law"].rules.rule_at(("Contracts",)).shareable is False
     assert types["annual-tax-return"].rules.rule_at(("Medical expenses", "2025")).area == "medical"
@@ -351,3 +355,55 @@ def test_import_creates_clients_contacts_and_folders_and_changes_nothing_the_sec
     again = admin("client", "import", str(path))
     assert "0 client(s) created, 3 already there, 0 contact(s) created, 0 folder(s) created" in again.stdout
     assert _tree(admin.storage) == tree and _rows(admin.database_url) == rows
+
+
+def test_list_shows_each_folders_rule_and_names_a_mistake(admin):
+    admin("client", "add", "acme", "--name", "Acme", "--matter-type", "annual-tax-return")
+    lines = admin("matter-type", "list").stdout.splitlines()
+    assert "annual-tax-return\tAnnual tax return\t1 client(s)" in lines
+    assert ("  Payroll\tarea: payroll; readers: staff, bookkeeper, client; uploaders: staff, bookkeeper; "
+            "delete own: bookkeeper; shareable: yes") in lines  # fmt: skip
+    assert "  Team's shared/Tax returns\tarea: team-shared; readers: staff, every contact; uploaders: staff; " \
+           "delete own: nobody; shareable: yes" in lines  # fmt: skip
+    admin.templates.write_text(admin.templates.read_text().replace("read: [client]", "reed: [client]"))
+    broken = admin("matter-type", "list")
+    assert broken.exit_code == 1
+    assert "types.yaml, line" in broken.stderr and "reed: Extra inputs are not permitted" in broken.stderr
+
+
+def test_push_says_what_changed_in_the_rules_since_the_last_push(admin):
+    admin("client", "add", "acme", "--name", "Acme", "--matter-type", "annual-tax-return")
+    first = admin("matter-type", "push", "annual-tax-return")
+    assert first.exit_code == 0, first.output
+    assert "No earlier push of annual-tax-return recorded. Its rules, in use since the file was saved:" in first.stdout
+    assert ("  Annual tax return: 'Medical expenses' area: medical; readers: staff, client; uploaders: staff, client; "
+            "delete own: client; shareable: yes") in first.stdout.splitlines()  # fmt: skip
+    record = admin.templates.with_name("types.yaml.pushed")
+    assert "Medical expenses" in record.read_text()
+
+    admin.templates.write_text(admin.templates.read_text()
+        .replace("read: [client, bookkeeper]", "read: [bookkeeper]")  # Payroll: the client no longer reads it
+        .replace("      - path: Engagement\n        rule: {area: private, shareable: false}\n", "")
+        .replace("      - path: Working papers ", "      - path: Archive\n      - path: Working papers "))  # fmt: skip
+    changes = [
+        "  Annual tax return: 'Payroll' readers: staff, bookkeeper, client → staff, bookkeeper",
+        "  Annual tax return: 'Archive' is new (area: private; readers: staff; uploaders: staff; delete own: nobody; "
+        "shareable: yes)",
+        "  Annual tax return: 'Engagement' is no longer in the template (clients keep it); shareable: no → yes",
+    ]  # fmt: skip
+    before = record.read_text()
+    dry = admin("matter-type", "push", "annual-tax-return", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert all(line in dry.stdout.splitlines() for line in changes), dry.stdout
+    assert record.read_text() == before  # a dry run records nothing
+    pushed = admin("matter-type", "push", "annual-tax-return")
+    assert pushed.exit_code == 0, pushed.output
+    assert "Changed since the last push of annual-tax-return (rules in use since the file was saved):" in pushed.stdout
+    assert all(line in pushed.stdout.splitlines() for line in changes), pushed.stdout
+    again = admin("matter-type", "push", "annual-tax-return")
+    assert "No folder or rule changed since the last push of annual-tax-return." in again.stdout
+
+    record.write_text("[1, 2")
+    unreadable = admin("matter-type", "push", "annual-tax-return")
+    assert unreadable.exit_code == 1
+    assert "the record of the last push cannot be read" in unreadable.stderr and "delete it" in unreadable.stderr

@@ -15,12 +15,13 @@ from davportal.core.atomic import sweep_partial_uploads
 from davportal.core.db import create_schema, make_engine, session_factory
 from davportal.core.errors import ConfigError
 from davportal.core.models import Client
+from davportal.core.name_lock import NameLocks
 from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
 from davportal.services.authentication import Authenticator
 from policy import RuleBook
-from provisioning.matter_types import MatterTypes, load_matter_types
+from provisioning.matter_types import MatterTypes, MatterTypesFile
 
 _logger = logging.getLogger("davportal")
 PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the Portal
@@ -34,22 +35,33 @@ class Portal:
         self.sessions = session_factory(self.engine)
         self.storage = Storage(settings.storage_root)
         self.storage.ensure_root()
-        self.matter_types: MatterTypes = load_matter_types(
+        self.name_locks = NameLocks(self.engine, self.storage.root)
+        self.matter_types_file = MatterTypesFile(
             settings.matter_types_file, team_shared=settings.folders.team_shared,
             client_shared=settings.folders.client_shared)  # fmt: skip
         self.authenticator = Authenticator(self.sessions, settings.auth)
         self.scanner = Clamd(settings.antivirus) if settings.antivirus.clamd_socket else None
 
+    @property
+    def matter_types(self) -> MatterTypes:
+        """The matter types as last read: read when the portal starts, reread by `rules_for`."""
+        return self.matter_types_file.types
+
     def rules_for(self, client_id: str | None) -> RuleBook:
         """The rules of a client's folders: its matter type's, or the two areas alone.
 
-        One query (none without matter types); a request asks once per client, through its context.
+        The matter types file is checked first (one open and fstat, a reread only when it changed;
+        503 while it is invalid), then one query (none without matter types). A request asks once
+        per client, through its context.
         """
-        if not client_id or not self.matter_types:
-            return self.matter_types.default_rules
+        if not client_id:
+            return self.matter_types.default_rules  # the server root: no client, no matter type
+        matter_types = self.matter_types_file.current()
+        if not matter_types:
+            return matter_types.default_rules
         with self.sessions() as session:
             type_id = session.scalar(select(Client.matter_type).where(Client.id == client_id))
-        return self.matter_types.rules_of(type_id)
+        return matter_types.rules_of(type_id)
 
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)
