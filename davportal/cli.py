@@ -22,7 +22,7 @@ from davportal.core.models import Account
 from davportal.core.paths import ref_url, split_path
 from davportal.core.settings import CONFIG_ENV, load_config, settings_of
 from davportal.demo import create_demo_firm
-from davportal.notifications import outbox
+from davportal.notifications import events, outbox
 from davportal.notifications.worker import send_round
 from davportal.progress import progress
 from davportal.server import serve as run_server
@@ -547,10 +547,12 @@ def notify_run(config, source, once):
 
 @command(notify_group, "status")
 def notify_status(config, source):
-    """Pending, sent and failed emails (the failed and pending ones listed)."""
+    """Pending, sent and failed emails (the failed and pending ones listed), and who hears of each client's uploads."""
     portal = _portal(config, source)
+    settings = portal.settings
     with portal.sessions() as session:
         counts, messages = outbox.listing(session)
+        heard = events.who_hears_of_uploads(session, settings.notifications)
     statuses = (outbox.PENDING, outbox.SENT, outbox.FAILED)
     click.echo(", ".join(f"{counts.get(status, 0)} {status}" for status in statuses))
     for message in messages:
@@ -558,6 +560,20 @@ def notify_status(config, source):
             continue
         error = f"\t{message.last_error}" if message.last_error else ""
         click.echo(f"{message.id}\t{message.status}\t{message.recipient}\t{message.attempts} attempt(s){error}")
+    if settings.mail.host is None:
+        click.echo("Warning: no mail server is configured (mail.host): emails wait in the outbox.", err=True)
+    if not settings.notifications.enabled:
+        click.echo("Warning: notifications are off (notifications.enabled): nobody is told of anything.", err=True)
+        return
+    if not settings.notifications.staff_on_client_upload:
+        click.echo("Staff are not told of client uploads (notifications.staff_on_client_upload is off).")
+        return
+    click.echo("Who hears of client uploads:")
+    for client_id, name, recipients in heard:
+        click.echo(f"  {client_id} ({name}): {', '.join(recipients) or 'NOBODY'}")
+    unheard = [f"{client_id} ({name})" for client_id, name, recipients in heard if not recipients]
+    if unheard:
+        click.echo(f"Warning: nobody hears of uploads from {', '.join(unheard)}: {events.NOBODY_HEARS}.", err=True)
 
 
 @command(notify_group, "retry")

@@ -5,6 +5,7 @@ MODEL.md, "Uploads" and "What happens around a file". Pure functions over plain 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from policy.model import ALLOWED, Actor, Decision, Role
@@ -28,7 +29,7 @@ def owner_after(*, moved: bool, actor: Actor, uploader: str | None) -> str | Non
 
 class Audience(str, Enum):
     NOBODY = "nobody"
-    STAFF = "staff"  # the firm's address and the client's assigned staff
+    STAFF = "staff"  # who hears of the client's uploads: see staff_told
     CONTACTS = "contacts"  # the client's contacts who may read it (and, for an arrival, could not before)
 
 
@@ -44,13 +45,30 @@ def told_of_write(actor: Actor, name: str) -> Audience:
     return Audience.STAFF if actor.role is Role.CONTACT else Audience.CONTACTS
 
 
-def told_of_arrival(actor: Actor, *, same_client: bool, moved: bool) -> Audience:
-    """Documents moved or copied in: staff moving them where contacts can now read them, or copying
-    them in from another client ("copy to matter"), tells contacts. A copy within one client tells
-    nobody, and neither does a contact's own move or copy."""
-    if actor.role is Role.CONTACT or (same_client and not moved):
+def told_of_arrival(actor: Actor, *, same_client: bool, moved: bool, from_name: str) -> Audience:
+    """Documents moved or copied in (`from_name`: the name of what was moved or copied).
+
+    Staff moving them where contacts can now read them, or copying them in from another client
+    ("copy to matter"), tells contacts; a copy within one client tells nobody.
+
+    A contact's copy is an upload, and so is a move in from another client, or from a desktop
+    app's save file onto a document's name (how Word saves): the firm is told. A contact renaming
+    or moving their own upload within the client tells nobody again: it was reported once, and a
+    notice not yet sent follows it to its new name.
+    """
+    if actor.role is Role.CONTACT:
+        renamed = moved and same_client and newsworthy(from_name)
+        return Audience.NOBODY if renamed else Audience.STAFF
+    if same_client and not moved:
         return Audience.NOBODY
     return Audience.CONTACTS
+
+
+def staff_told(staff_address: str | None, assigned: str | None, admins: Iterable[str]) -> list[str]:
+    """Who hears of a client's uploads: the firm's address and the client's assigned staff; with
+    neither, the firm's admins, so that an upload is never left unheard without anyone choosing it."""
+    told = {address for address in (staff_address, assigned) if address}
+    return sorted(told or set(admins))
 
 
 def case_clash(name: str, clash: str | None, *, renaming_from: str | None = None) -> Decision:

@@ -44,7 +44,11 @@ def compose_due(session: Session, settings: Settings, storage: Storage, *, now: 
             notice.message_id = LEFT_OUT
         if not kept:
             continue
-        message = _message(session, settings, recipient, kept, now)
+        # A document uploaded twice, or renamed onto another waiting one, is one line of the email.
+        once: dict[tuple[str, str, bool], Notice] = {}
+        for notice in kept:
+            once.setdefault((notice.client_id, notice.path, notice.kind == "infected"), notice)
+        message = _message(session, settings, recipient, list(once.values()), now)
         session.add(message)
         session.flush()
         for notice in kept:
@@ -80,7 +84,7 @@ def _message(session: Session, settings: Settings, recipient: str, notices: list
         link_path = f"/{notice.client_id}/{team}/" if notice.kind == "shared" else f"/{notice.client_id}/{notice.path}"
         items.append({"name": name, "folder": shown_folder, "what": WHAT.get(notice.kind, notice.kind),
                       "client": names.get(notice.client_id, notice.client_id),
-                      "description": descriptions.get((notice.client_id, notice.path)),
+                      "description": _one_line(descriptions.get((notice.client_id, notice.path))),
                       "link": base + quote(link_path)})  # fmt: skip
     count = len(items)
     plural = "s" if count != 1 else ""
@@ -101,6 +105,11 @@ def _message(session: Session, settings: Settings, recipient: str, notices: list
     mail.set_content(_templates.get_template("digest.txt.j2").render(context))
     mail.add_alternative(_templates.get_template("digest.html.j2").render(context), subtype="html")
     return OutboxMessage(recipient=recipient, message_id=message_id, raw=mail.as_string(), next_attempt_at=now)
+
+
+def _one_line(text: str | None) -> str | None:
+    """The plain-text email gives each document one line, whatever the description holds."""
+    return " ".join(text.split()) if text else None
 
 
 def _descriptions(session: Session, notices: list[Notice]) -> dict[tuple[str, str], str]:

@@ -5,16 +5,20 @@ Notices are added to the session of the change itself, so they commit (or not) w
 
 from __future__ import annotations
 
-from typing import cast
+import logging
+from typing import NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from davportal.core.models import Account, Client, Membership, Notice
 from davportal.core.settings import Notifications, Settings
+from davportal.notifications.digest import LEFT_OUT
 from davportal.services.request import RequestContext
 from policy import Action, Actor, Role, RuleBook, Target, decide
-from policy.documents import Audience, newsworthy, told_of_arrival, told_of_write
+from policy.documents import Audience, newsworthy, staff_told, told_of_arrival, told_of_write
+
+_logger = logging.getLogger("davportal.mail")
 
 # kinds of notice
 NEW, UPDATED, MOVED, COPIED, SHARED, UPLOADED = "new", "updated", "moved", "copied", "shared", "uploaded"
@@ -47,20 +51,50 @@ def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *,
 
 def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str,
                kind: str = UPLOADED) -> int:  # fmt: skip
-    """A client uploaded (or tried to upload a virus): the firm's address and assigned staff hear of it."""
+    """A client uploaded (or tried to upload a virus): those who hear of the client's uploads are told."""
     if not settings.enabled or not worth_telling(path):
         return 0
     if kind == UPLOADED and not settings.staff_on_client_upload:
         return 0
-    recipients = {settings.staff_address} if settings.staff_address else set()
-    assigned = session.scalar(select(Account.email).join(Client, Client.assigned_staff == Account.login)
-                              .where(Client.id == client_id, Account.disabled.is_(False)))  # fmt: skip
-    if assigned:
-        recipients.add(assigned)
-    for email in sorted(recipients):
+    heard = who_hears_of_uploads(session, settings, client_ids=[client_id])
+    recipients = heard[0].recipients if heard else []
+    if not recipients:
+        _logger.warning("Nobody was told of %s in %s: %s.", path, client_id, NOBODY_HEARS)
+    for email in recipients:
         session.add(Notice(recipient=email, recipient_name="staff", to_staff=True, kind=kind,
                            client_id=client_id, path=path, actor=actor))  # fmt: skip
     return len(recipients)
+
+
+class Heard(NamedTuple):
+    client_id: str
+    client_name: str
+    recipients: list[str]  # email addresses; empty: nobody hears of the client's uploads
+
+
+NOBODY_HEARS = ("set notifications.staff_address, assign staff with an email address (davportal client assign), "
+                "or give an admin an email address")  # fmt: skip
+
+
+def who_hears_of_uploads(session: Session, settings: Notifications, *,
+                         client_ids: list[str] | None = None) -> list[Heard]:  # fmt: skip
+    """For each client (all of them without `client_ids`), the addresses told of its uploads."""
+    assigned = (
+        select(Client.id, Client.name, Account.email)
+        .outerjoin(Account, and_(Account.login == Client.assigned_staff, Account.disabled.is_(False)))
+        .order_by(Client.id)
+    )  # fmt: skip
+    if client_ids is not None:
+        assigned = assigned.where(Client.id.in_(client_ids))
+    rows = session.execute(assigned).all()
+    admins: list[str] = []
+    if not settings.staff_address and not all(email for _, _, email in rows):
+        enabled_admins = select(Account.email).where(Account.is_admin.is_(True), Account.disabled.is_(False))
+        admins = [email for email in session.scalars(enabled_admins) if email]
+    return [
+        Heard(client_id, name, staff_told(settings.staff_address, assigned_email, admins))
+        for client_id, name, assigned_email in rows
+    ]
 
 
 def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
@@ -88,27 +122,67 @@ def tell_written(context: RequestContext, parts: tuple[str, ...], *, new: bool) 
 
 def tell_arrived(context: RequestContext, src: tuple[str, ...], dest: tuple[str, ...],
                  files: list[tuple[str, ...]], *, moved: bool) -> None:  # fmt: skip
-    """Documents moved or copied to `dest` (`files`: each file's parts below it): contacts who can
-    read them there, and (within one client) could not before, hear of it."""
+    """Documents moved or copied to `dest` (`files`: each file's parts below it). A move first takes
+    the notices still waiting about them along; then the policy says who hears of the arrival:
+    contacts who can read them there and (within one client) could not before, or the firm."""
     actor = context.actor
+    if actor is None:
+        return
+    if moved:
+        _follow(context, src, dest)
     same_client = src[:1] == dest[:1]
-    if (
-        actor is None
-        or len(dest) < 3
-        or told_of_arrival(actor, same_client=same_client, moved=moved) is Audience.NOBODY
-    ):
+    audience = told_of_arrival(actor, same_client=same_client, moved=moved, from_name=src[-1])
+    if len(dest) < 3 or audience is Audience.NOBODY:
         return
     session, settings = context.session, context.portal.settings.notifications
     src_rules, dest_rules = context.rules(src[0]), context.rules(dest[0])
     for relative in files:
+        path = "/".join((*dest[1:], *relative))
+        if audience is Audience.STAFF:
+            tell_staff(session, settings, client_id=dest[0], path=path, actor=actor.login)
+            continue
         before = Target((*src, *relative), exists=True)
 
         def could_read_before(contact: Actor, before: Target = before) -> bool:
             return same_client and decide(contact, Action.READ, before, src_rules).allowed
 
-        tell_contacts(session, settings, dest_rules, client_id=dest[0], kind=MOVED if moved else COPIED,
-                      path="/".join((*dest[1:], *relative)), actor=actor.login,
-                      could_read_before=could_read_before)  # fmt: skip
+        tell_contacts(session, settings, dest_rules, client_id=dest[0], kind=MOVED if moved else COPIED, path=path,
+                      actor=actor.login, could_read_before=could_read_before)  # fmt: skip
+
+
+def _follow(context: RequestContext, src: tuple[str, ...], dest: tuple[str, ...]) -> None:
+    """Notices not yet sent about what moved (a folder: everything below it) take its new place, so
+    the email names each document as it is when it goes out. A contact's notice is left out where
+    the move takes the document out of that contact's sight.
+
+    A move onto a desktop app's own name (Word renames the document it saves over to ~WRL0001.tmp)
+    takes nothing along: the notice waits at the old name, where the saved document arrives.
+    """
+    if len(src) < 2 or len(dest) < 2 or not newsworthy(dest[-1]):
+        return
+    session, old, new = context.session, "/".join(src[1:]), "/".join(dest[1:])
+    # A notice a sender is putting in an email right now (locked) goes out under the old name.
+    notices = session.scalars(
+        select(Notice).where(Notice.message_id.is_(None), Notice.client_id == src[0], Notice.kind != INFECTED,
+                             or_(Notice.path == old, Notice.path.startswith(old + "/", autoescape=True)))
+        .with_for_update(skip_locked=True)
+    ).all()  # fmt: skip
+    if not notices:
+        return
+    rules = context.rules(dest[0])
+    types = dict(session.execute(select(Membership.login, Membership.participant_type)
+                                 .where(Membership.client_id == dest[0])).all())  # fmt: skip
+    for notice in notices:
+        notice.client_id, notice.path = dest[0], new + notice.path[len(old) :]
+        # Staff read everywhere; a shared file is seen in Team's shared, and the digest checks it is still shared.
+        if notice.to_staff or notice.kind == SHARED:
+            continue
+        participant_type = types.get(notice.recipient_name)
+        contact = Actor(notice.recipient_name, Role.CONTACT,
+                        clients={dest[0]: participant_type} if participant_type else {})  # fmt: skip
+        where = Target((dest[0], *notice.path.split("/")), exists=True)
+        if participant_type is None or not decide(contact, Action.READ, where, rules).allowed:
+            notice.message_id = LEFT_OUT
 
 
 def tell_shared(session: Session, settings: Settings, rules: RuleBook, client_id: str, path: str, *,

@@ -7,10 +7,11 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from davportal.core.models import AuditEvent, Client
+from davportal.core.models import Client, Document, Membership
 from davportal.services import records
 from davportal.services.request import RequestContext
 from policy import Action, Actor, Target, decide
+from policy.documents import newsworthy
 from policy.names import human_size
 from policy.pages import Audience, Tool, audience_of, may_use
 from policy.properties import permissions
@@ -79,36 +80,36 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
 
 
 def received_context(environ: dict, actor: Actor, client_filter: str, since: str) -> dict:
-    """Every client upload across all clients, newest first: nothing a client sends is missed."""
+    """Every document a client's contact put in the portal (uploaded, or copied in), newest first,
+    under the name and in the folder it has now: nothing a client sends is missed, however it was
+    renamed or moved since. It is read from the documents' records, which follow every move."""
     context = RequestContext.of(environ)
     portal, provider = context.portal, environ["wsgidav.provider"]
-    query = (select(AuditEvent).where(AuditEvent.action == "PUT", AuditEvent.role == "contact",
-                                      AuditEvent.status.in_((201, 204)), AuditEvent.client_id.is_not(None),
-                                      AuditEvent.path.is_not(None))
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(500))  # fmt: skip
+    # Whoever belongs to a client is a contact: staff belong to none.
+    query = (select(Document.client_id, Document.path, Document.uploaded_by, Document.uploaded_at)
+             .where(Document.is_folder.is_(False), Document.uploaded_by.in_(select(Membership.login)))
+             .order_by(Document.uploaded_at.desc(), Document.client_id, Document.path).limit(500))  # fmt: skip
     if client_filter:
-        query = query.where(AuditEvent.client_id == client_filter)
+        query = query.where(Document.client_id == client_filter)
     if since:
         try:
-            query = query.where(AuditEvent.at >= datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
+            query = query.where(Document.uploaded_at >= datetime.fromisoformat(since).replace(tzinfo=timezone.utc))
         except ValueError:
             since = ""
     with portal.sessions() as session:
-        events = session.scalars(query).all()
+        uploads = session.execute(query).all()
     names = _client_names(portal)
     rows = []
-    for event in events:
-        assert event.client_id is not None and event.path is not None  # as selected
-        full = f"/{event.client_id}/{event.path}"
+    for client_id, path, login, uploaded_at in uploads:
+        full = f"/{client_id}/{path}"
         target = Target(context.parts(full), exists=True)
-        visible = decide(actor, Action.READ, target, context.rules(event.client_id)).allowed
-        still_there = visible and provider.get_resource_inst(full, environ) is not None
-        rows.append({"when": event.at.strftime("%Y-%m-%d %H:%M"), "login": event.login, "path": event.path,
-                     "full_path": full, "url": quote(full) if still_there else None,
-                     "client_name": names.get(event.client_id, event.client_id),
-                     "client_url": quote(f"/{event.client_id}/"),
+        if not newsworthy(target.parts[-1]) or not decide(actor, Action.READ, target, context.rules(client_id)).allowed:
+            continue
+        rows.append({"when": uploaded_at.strftime("%Y-%m-%d %H:%M"), "login": login, "path": path,
+                     "full_path": full, "url": quote(full) if provider.get_resource_inst(full, environ) else None,
+                     "client_name": names.get(client_id, client_id), "client_url": quote(f"/{client_id}/"),
                      # Into the client's own folder: private to the firm, and always there.
-                     "suggested": f"/{event.client_id}/{event.path.rsplit('/', 1)[-1]}"})  # fmt: skip
+                     "suggested": f"/{client_id}/{path.rsplit('/', 1)[-1]}"})  # fmt: skip
     return {"rows": rows, "client_filter": client_filter, "since": since}
 
 
