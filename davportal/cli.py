@@ -26,11 +26,13 @@ from davportal.notifications import events, outbox
 from davportal.notifications.worker import send_round
 from davportal.progress import progress
 from davportal.server import serve as run_server
-from davportal.services import audit, documents, sharing, trash, two_factor
+from davportal.services import audit, documents, placing, sharing, trash, two_factor, versions
 from davportal.services.authentication import unblock
 from davportal.services.portal import Portal
-from policy import Actor, Role
+from davportal.services.request import RequestContext
+from policy import Actor, Role, Target
 from policy.model import DEFAULT_PARTICIPANT_TYPE
+from policy.names import human_size
 from provisioning import accounts, clients, importer, templates
 from provisioning.matter_types import PushRecord, describe_rule, folder_rules, rule_changes
 
@@ -520,6 +522,62 @@ def trash_purge(config, source, days):
     with portal.sessions.begin() as session:
         count = trash.purge(session, portal.storage, older_than=timedelta(days=days))
     click.echo(f"Purged {count} item(s) deleted more than {days:g} day(s) ago.")
+
+
+@main.group("versions")
+def versions_group():
+    """Earlier versions of files, kept each time a file is saved over."""
+
+
+@command(versions_group, "list")
+@click.argument("client_id")
+@click.argument("path")
+def versions_list(config, source, client_id, path):
+    """List a file's earlier versions, newest first."""
+    portal, parts = _portal(config, source), _parts(client_id, path)
+    with portal.sessions() as session:
+        found = versions.of_document(session, client_id, "/".join(parts[1:]))
+    if not found:
+        click.echo(f"{client_id}/{'/'.join(parts[1:])} has no earlier versions.")
+    for version in found:
+        click.echo(f"{version.id}\t{version.written_at.isoformat(timespec='seconds')}\t{version.written_by or '?'}\t"
+                   f"{human_size(version.size)}\treplaced {version.replaced_at.isoformat(timespec='seconds')} "
+                   f"by {version.replaced_by or '?'}")  # fmt: skip
+
+
+@command(versions_group, "restore")
+@click.argument("client_id")
+@click.argument("path")
+@click.argument("version_id", type=int)
+def versions_restore(config, source, client_id, path, version_id):
+    """Make an earlier version the file again; what it replaces is kept as a version too."""
+    portal, actor, parts = _portal(config, source), command_line_actor(), _parts(client_id, path)
+    context = RequestContext(portal, actor=actor)
+    session = context.session
+    try:
+        version = placing.restore(context, parts, version_id)
+        audit.record(session, actor, "RESTORE", Target(parts, exists=True), f"version {version_id}")
+        session.commit()
+    finally:
+        session.close()
+    when = version.written_at.isoformat(timespec="seconds")
+    click.echo(f"Restored {client_id}/{'/'.join(parts[1:])} as saved {when} by {version.written_by or '?'}; "
+               "what it replaced is kept as an earlier version.")  # fmt: skip
+
+
+@command(versions_group, "purge")
+@click.option("--dry-run", is_flag=True, help="Only say how many would go.")
+def versions_purge(config, source, dry_run):
+    """Remove earlier versions beyond the retention (versions.keep per file, versions.keep_days)."""
+    portal = _portal(config, source)
+    settings = portal.settings.versions
+    with portal.sessions() as session:
+        count = versions.purge(session, portal.storage, versions.Retention(settings.keep, settings.keep_days),
+                               dry_run=dry_run)  # fmt: skip
+        session.commit()
+    verb = "Would purge" if dry_run else "Purged"
+    age = f", none older than {settings.keep_days:g} days" if settings.keep_days else ""
+    click.echo(f"{verb} {count} earlier version(s) (keeping {settings.keep} per file{age}).")
 
 
 @main.group("notify")

@@ -11,9 +11,11 @@ SHARED = f"{{{NS}}}shared"
 UPLOADED_BY = f"{{{NS}}}uploaded-by"
 AREA = f"{{{NS}}}area"
 SEEN_BY = f"{{{NS}}}seen-by"
+VERSIONS = f"{{{NS}}}versions"  # a file's earlier versions, newest first
+RESTORE_VERSION = f"{{{NS}}}restore-version"  # set to a version's id: that version becomes the file again
 OC_PERMISSIONS = "{http://owncloud.org/ns}permissions"
 OC_CHECKSUMS = "{http://owncloud.org/ns}checksums"
-PROTECTED = frozenset({UPLOADED_BY, AREA, SEEN_BY, OC_PERMISSIONS, OC_CHECKSUMS})
+PROTECTED = frozenset({UPLOADED_BY, AREA, SEEN_BY, VERSIONS, OC_PERMISSIONS, OC_CHECKSUMS})
 STAFF_ONLY = frozenset({SEEN_BY})  # who downloaded what is the firm's business, not the client's
 MAX_DESCRIPTION = 500
 
@@ -26,6 +28,12 @@ def decide_property(actor: Actor, name: str, value: str | None, target: Target, 
     """May this actor set (or remove, value None) this portal property here?"""
     if name in PROTECTED:
         return refused("This property is kept by the portal and cannot be changed.")
+    if name == RESTORE_VERSION:
+        if target.is_collection:
+            return Decision(False, 409, "Folders have no earlier versions; restore the files in them.")
+        if not (value or "").isdigit():
+            return Decision(False, 409, "Say which earlier version to restore, by its number.")
+        return decide(actor, Action.CHANGE, target, rules)  # whose versions they may see: the restore's own check
     if actor.is_contact:
         return refused("Only the firm's staff can describe or share documents.")
     changing = decide(actor, Action.CHANGE, target, rules)

@@ -1,7 +1,8 @@
 """The portal's own properties on every resource, read in PROPFIND and set with PROPPATCH.
 
-`{urn:davportal}description`, `shared`, `uploaded-by`, `area`, `seen-by` (staff only), and
-ownCloud's `permissions` and `checksums`, which Nextcloud-compatible clients and rclone read.
+`{urn:davportal}description`, `shared`, `uploaded-by`, `area`, `seen-by` (staff only),
+`versions` (and `restore-version`, set to a version's id), and ownCloud's `permissions` and
+`checksums`, which Nextcloud-compatible clients and rclone read.
 They are asked for by name (not part of allprop), and a listing reads them in one query per folder.
 """
 
@@ -11,7 +12,7 @@ from lxml import etree
 from wsgidav.dav_error import HTTP_NOT_FOUND, DAVError
 
 from davportal.core.errors import PortalError
-from davportal.services import records, sharing
+from davportal.services import placing, records, sharing
 from davportal.services.documents import Facts
 from davportal.services.request import RequestContext
 from policy import Target
@@ -21,15 +22,19 @@ from policy.properties import (
     NS,
     OC_CHECKSUMS,
     OC_PERMISSIONS,
+    RESTORE_VERSION,
     SEEN_BY,
     SHARED,
     UPLOADED_BY,
+    VERSIONS,
     decide_property,
     may_read_property,
     permissions,
 )
 
-LIVE_PROPERTIES = frozenset({DESCRIPTION, SHARED, UPLOADED_BY, AREA, SEEN_BY, OC_PERMISSIONS, OC_CHECKSUMS})
+LIVE_PROPERTIES = frozenset(
+    {DESCRIPTION, SHARED, UPLOADED_BY, AREA, SEEN_BY, VERSIONS, RESTORE_VERSION, OC_PERMISSIONS, OC_CHECKSUMS}
+)
 
 
 def is_live_property(name: str) -> bool:
@@ -52,6 +57,17 @@ def live_property_value(resource, name: str):
         return permissions(actor, target, rules)
     if name == SHARED and not resource.is_collection:
         return "true" if resource.record_path != resource.path or (facts and facts.shared) else "false"
+    if name == VERSIONS and not resource.is_collection:
+        target = Target(parts, exists=True, uploaded_by=facts.uploaded_by if facts else None)
+        element = etree.Element(VERSIONS)
+        for version in records.versions_of(context, target):
+            entry = etree.SubElement(element, f"{{{NS}}}version")
+            for key, value in (("id", version.id), ("written-by", version.written_by or ""),
+                               ("written-at", version.written_at.isoformat()), ("size", version.size),
+                               ("replaced-by", version.replaced_by or ""),
+                               ("replaced-at", version.replaced_at.isoformat())):  # fmt: skip
+                etree.SubElement(entry, f"{{{NS}}}{key}").text = str(value)
+        return element
     if name == SEEN_BY:
         element = etree.Element(SEEN_BY)
         for login, first in records.seen_by(context, context.parts(resource.record_path)):
@@ -85,7 +101,9 @@ def set_live_property(resource, name: str, value, *, dry_run: bool) -> None:
     context = RequestContext.of(resource.environ)
     parts = context.parts(resource.path)
     text = None if value is None else "".join(value.itertext()).strip()
-    target = Target(parts, exists=True, is_collection=resource.is_collection)
+    facts = records.facts_of(context, parts)
+    target = Target(parts, exists=True, is_collection=resource.is_collection,
+                    uploaded_by=facts.uploaded_by if facts else None)  # fmt: skip
     portal, rules, actor = context.portal, context.rules(parts[0]), context.actor
     if actor is None:
         raise DAVError(HTTP_NOT_FOUND)
@@ -95,7 +113,11 @@ def set_live_property(resource, name: str, value, *, dry_run: bool) -> None:
     if dry_run:
         return
     try:
-        if name == DESCRIPTION:
+        if name == RESTORE_VERSION:
+            assert text is not None  # decided above: a version's number
+            placing.restore(context, parts, int(text))
+            context.add_event("RESTORE", resource.path, f"version {text}")
+        elif name == DESCRIPTION:
             sharing.describe(context.session, rules, actor, target, text)
         elif sharing.share(context.session, portal.settings, rules, actor, target, text == "true"):
             context.add_event("SHARE" if text == "true" else "UNSHARE", resource.path, "share toggle")

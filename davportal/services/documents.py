@@ -60,6 +60,12 @@ def _columns(document: Document) -> dict:
     return {column.key: getattr(document, column.key) for column in Document.__table__.columns}
 
 
+def current(session: Session, client_id: str, path: str) -> Document | None:
+    """The record as it is now in the database, not as this session last saw it."""
+    query = select(Document).where(Document.client_id == client_id, Document.path == path)
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
 def sole_uploader(session: Session, client_id: str, path: str) -> str | None:
     """Who uploaded this file, or for a folder the one uploader of all in it (None if several)."""
     uploaders = session.scalars(select(Document.uploaded_by).where(under(client_id, path)).distinct().limit(2)).all()

@@ -1,4 +1,4 @@
-"""Housekeeping that runs inside `davportal serve`: the trash is purged on a schedule."""
+"""Housekeeping that runs inside `davportal serve`: the trash and old versions are purged on a schedule."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from davportal.services import trash
+from davportal.services import trash, versions
 
 _logger = logging.getLogger("davportal.janitor")
 
@@ -18,16 +18,18 @@ class Janitor(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
-        settings = self.portal.settings.trash
+        settings, kept = self.portal.settings.trash, self.portal.settings.versions
+        retention = versions.Retention(kept.keep, kept.keep_days)
         while not self._stopped.wait(settings.purge_every_seconds):
             try:
                 with self.portal.sessions.begin() as session:
                     purged = trash.purge(session, self.portal.storage,
                                          older_than=timedelta(days=settings.retention_days))  # fmt: skip
-                if purged:
-                    _logger.info("Purged %d item(s) from the trash.", purged)
+                    old = versions.purge(session, self.portal.storage, retention)
+                if purged or old:
+                    _logger.info("Purged %d item(s) from the trash and %d earlier version(s).", purged, old)
             except Exception:
-                _logger.exception("Purging the trash failed; it will be tried again.")
+                _logger.exception("Purging the trash and old versions failed; it will be tried again.")
 
     def stop(self) -> None:
         self._stopped.set()

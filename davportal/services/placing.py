@@ -75,21 +75,25 @@ def _place(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload
         else:
             if expect_new:
                 raise _taken(parts[-1])
-            _may_replace(context, actor, action, parts)
-            if keeps_versions(parts[-1]):
-                versions.keep(session, portal.storage, client_id, path, disk, replaced_by=actor.login)
+            _keep_replaced(context, actor, action, parts, disk)
             upload.commit()
         documents.record(session, client_id, path, uploaded_by or actor.login, is_folder=False,
                          digests=upload.digests)  # fmt: skip
     return new
 
 
-def _may_replace(context: RequestContext, actor: Actor, action: Action, parts: tuple[str, ...]) -> None:
-    """The policy, again, for the file as it is now: its uploader may have changed since the gate."""
-    uploader = documents.sole_uploader(context.session, parts[0], _below(parts))
-    decision = decide(actor, action, Target(parts, exists=True, uploaded_by=uploader), context.rules(parts[0]))
+def _keep_replaced(context: RequestContext, actor: Actor, action: Action, parts: tuple[str, ...], disk: Path) -> None:
+    """The policy, again, for the file as it is now (its uploader may have changed since the gate);
+    then what it is about to replace becomes an earlier version."""
+    client_id, path = parts[0], _below(parts)
+    document = documents.current(context.session, client_id, path)
+    uploader = document.uploaded_by if document else None
+    decision = decide(actor, action, Target(parts, exists=True, uploaded_by=uploader), context.rules(client_id))
     if not decision.allowed:
         raise _taken(parts[-1])
+    if keeps_versions(parts[-1]):
+        versions.keep(context.session, context.portal.storage, document, disk, client_id=client_id, path=path,
+                      replaced_by=actor.login)  # fmt: skip
 
 
 def move(context: RequestContext, source: Path, src: tuple[str, ...], dest: tuple[str, ...], *,
@@ -106,13 +110,13 @@ def move(context: RequestContext, source: Path, src: tuple[str, ...], dest: tupl
             if os.path.lexists(disk):
                 if not overwrite or os.path.isdir(disk) or os.path.isdir(source):
                     raise _taken(dest[-1])
-                _may_replace(context, actor, Action.REMOVE, dest)
-                if keeps_versions(dest[-1]):
-                    versions.keep(session, portal.storage, dest[0], _below(dest), disk, replaced_by=actor.login)
+                _keep_replaced(context, actor, Action.REMOVE, dest, disk)
         if source.is_file() and sets_aside(src[-1], dest[-1]):
             # A desktop client saving: the original goes to a temporary name, the new one takes its
             # place. The original's bytes stay a version of the document; its history stays put.
-            versions.keep(session, portal.storage, src[0], _below(src), source, replaced_by=actor.login)
+            document = documents.current(session, src[0], _below(src))
+            versions.keep(session, portal.storage, document, source, client_id=src[0], path=_below(src),
+                          replaced_by=actor.login)  # fmt: skip
         else:
             versions.move(session, (src[0], _below(src)), (dest[0], _below(dest)))
         os.rename(source, disk)  # same filesystem: atomic, and nothing is copied
@@ -144,14 +148,15 @@ def restore(context: RequestContext, parts: tuple[str, ...], version_id: int) ->
         version = session.get(Version, version_id)
         if version is None or (version.client_id, version.path) != (client_id, path) or version.trash_item_id:
             raise NotFound("There is no such earlier version of this document.")
-        uploader = documents.sole_uploader(session, client_id, path)
-        document = Target(parts, exists=os.path.lexists(disk), uploaded_by=uploader)
+        record = documents.current(session, client_id, path)
+        document = Target(parts, exists=os.path.lexists(disk), uploaded_by=record.uploaded_by if record else None)
         written_in = Target((client_id, *version.written_in.split("/")), exists=True)
         _enforce(may_restore(actor, document, written_in, context.rules(client_id)))
         upload = copy_beside(versions.file_of(portal.storage, version), disk, block_size=1024 * 1024)
         try:
             if document.exists:
-                versions.keep(session, portal.storage, client_id, path, disk, replaced_by=actor.login)
+                versions.keep(session, portal.storage, record, disk, client_id=client_id, path=path,
+                              replaced_by=actor.login)  # fmt: skip
             upload.commit()
         finally:
             upload.discard()

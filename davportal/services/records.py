@@ -10,11 +10,13 @@ from datetime import datetime
 from pathlib import Path
 
 from davportal.core.atomic import Digests, sync_folder
-from davportal.services import documents, trash
+from davportal.core.models import Version
+from davportal.services import documents, trash, versions
 from davportal.services.documents import Facts
 from davportal.services.request import RequestContext
-from policy import Role
+from policy import Role, Target
 from policy.documents import Disposal, disposal_of
+from policy.versions import may_see_version
 
 
 def _below(parts: tuple[str, ...]) -> str:
@@ -39,6 +41,21 @@ def facts_of(context: RequestContext, parts: tuple[str, ...]) -> Facts | None:
         with context.portal.sessions() as session:
             context.facts[folder] = documents.facts_in(session, folder[0], _below(folder))
     return context.facts[folder].get(parts[-1])
+
+
+def versions_of(context: RequestContext, document: Target) -> list[Version]:
+    """A file's earlier versions that the actor may see, newest first; one query per folder."""
+    parts, actor = document.parts, context.actor
+    folder = parts[:-1]
+    if folder not in context.versions:
+        with context.portal.sessions() as session:
+            context.versions[folder] = versions.in_folder(session, folder[0], _below(folder))
+    rules = context.rules(parts[0])
+    return [
+        version for version in context.versions[folder].get(parts[-1], [])
+        if actor is not None
+        and may_see_version(actor, document, Target((parts[0], *version.written_in.split("/")), exists=True), rules)
+    ]  # fmt: skip
 
 
 def seen_by(context: RequestContext, parts: tuple[str, ...]) -> list[tuple[str, datetime]]:

@@ -28,16 +28,12 @@ def file_of(storage: Storage, version: Version) -> Path:
     return storage.root / VERSIONS_FOLDER / version.stored_as
 
 
-def keep(session: Session, storage: Storage, client_id: str, path: str, disk: Path, *,
+def keep(session: Session, storage: Storage, document: Document | None, disk: Path, *, client_id: str, path: str,
          replaced_by: str | None) -> Version:  # fmt: skip
     """Keep the bytes at `disk`, about to be replaced, as a version of the document at `path`.
 
-    Called under the name's lock, so the document's record is read as it is now.
+    `document` is its record as read under the name's lock: who wrote these bytes, and their checksums.
     """
-    document = session.scalars(
-        select(Document).where(Document.client_id == client_id, Document.path == path)
-        .execution_options(populate_existing=True)
-    ).first()  # fmt: skip
     st = os.lstat(disk)
     stored_as = uuid.uuid4().hex
     keep_aside(disk, storage.root / VERSIONS_FOLDER / stored_as)
@@ -121,7 +117,8 @@ class Retention:
     keep_days: float  # 0: however old
 
 
-def purge(session: Session, storage: Storage, retention: Retention, *, now: datetime | None = None) -> int:
+def purge(session: Session, storage: Storage, retention: Retention, *, now: datetime | None = None,
+          dry_run: bool = False) -> int:  # fmt: skip
     """Remove the versions beyond the newest `keep` of each document, and those older than `keep_days`."""
     rank = func.row_number().over(partition_by=(Version.client_id, Version.path),
                                   order_by=(Version.replaced_at.desc(), Version.id.desc()))  # fmt: skip
@@ -131,9 +128,10 @@ def purge(session: Session, storage: Storage, retention: Retention, *, now: date
     if retention.keep_days:
         doomed.append(Version.replaced_at <= (now or utcnow()) - timedelta(days=retention.keep_days))
     # Every node may purge at once: each takes the rows no other has locked.
-    versions = list(session.scalars(
-        select(Version).where(or_(*doomed), Version.trash_item_id.is_(None)).with_for_update(skip_locked=True)))  # fmt: skip
-    _remove(session, storage, versions)
+    query = select(Version).where(or_(*doomed), Version.trash_item_id.is_(None))
+    versions = list(session.scalars(query.with_for_update(skip_locked=True)))
+    if not dry_run:
+        _remove(session, storage, versions)
     return len(versions)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -46,6 +47,12 @@ def perform(environ: dict, form: dict[str, str]) -> Outcome:
         status = _request(environ, method, path, headers=headers)
         verb = "Moved" if action == "move" else "Copied"
         return _outcome(status, f"{verb} {name} to {destination}.", folder)
+    if action == "restore":
+        version = form.get("version", "")
+        body = (f"<D:propertyupdate xmlns:D='DAV:' xmlns:p='{NS}'><D:set><D:prop><p:restore-version>"
+                f"{escape(version)}</p:restore-version></D:prop></D:set></D:propertyupdate>")  # fmt: skip
+        return _outcome(_request(environ, "PROPPATCH", path, body=body.encode()),
+                        f"{name} is back as it was in that version; what it replaced is kept.", folder)  # fmt: skip
     if action in ("describe", "share", "unshare"):
         prop, value = ("description", form.get("text", "").strip()) if action == "describe" else (
             "shared", "true" if action == "share" else "false")  # fmt: skip

@@ -1,7 +1,8 @@
 """After the policy has said yes: a browser on a folder gets its page; files get safe headers.
 
 A WebDAV client never GETs a folder (it lists with PROPFIND), so a GET of a folder is a browser
-(or something acting like one): it gets the folder's page. Files are served by WsgiDAV as for
+(or something acting like one): it gets the folder's page; so does a GET of a file with
+`?versions`, which gets the page of its earlier versions. Files are served by WsgiDAV as for
 any client, with headers that keep a browser from running them: only PDFs and images preview
 inline, everything else downloads.
 """
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, quote
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.services.request import RequestContext
+from davportal.web.history import history_context
 from davportal.web.render import respond, set_cookie
 from davportal.web.signin import FLASH_COOKIE, common_context
 from davportal.web.views import PREVIEWABLE, folder_context
@@ -33,6 +35,10 @@ class WebPages(BaseMiddleware):
                                                                       query.get("q", ""))  # fmt: skip
             return respond(environ, start_response, "200 OK", "folder.html", context,
                            extra=[set_cookie(environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
+        if "versions" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+            context = common_context(environ, request.actor) | history_context(environ, request.actor,
+                                                                                environ["PATH_INFO"])  # fmt: skip
+            return respond(environ, start_response, "200 OK", "versions.html", context)
         return self.next_app(environ, _with_file_headers(environ, start_response, target.parts[-1]))
 
 

@@ -61,6 +61,7 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
             "area": area, "area_words": words.get(area, area) if area else None,
             "can_delete": "D" in letters, "can_move": tools[Tool.MOVE] and "N" in letters,
             "can_copy": tools[Tool.COPY_TO] and not member.is_collection,
+            "can_see_versions": not member.is_collection and (tools[Tool.DESCRIBE] or "W" in letters),
             "can_describe": tools[Tool.DESCRIBE] and "W" in letters, "can_share": tools[Tool.SHARE] and "R" in letters,
         })  # fmt: skip
     here_area = rules.rule_at(parts[1:]).area if len(parts) >= 2 else None
