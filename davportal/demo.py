@@ -1,14 +1,29 @@
-"""`davportal serve --demo`: a small firm to try the portal with."""
+"""`davportal serve --demo`: a small firm to try the portal with.
+
+The demo sets the passwords of its own logins (sam, alice, bob) at every start, so it runs only on
+a database it made: an empty one, which it then marks, or one it marked before. Any other is left
+untouched and the command refused, so that no firm's logins are ever reset by a stray --demo.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from davportal.core.models import Account
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from davportal.core.errors import Conflict
+from davportal.core.models import Account, AuditEvent, Client
 from davportal.services.portal import Portal
 from policy import Role
 from provisioning import accounts, clients
+
+# The mark of a demo database: an audit event, written with the demo firm. It is in the database
+# itself, the thing to recognise (a file beside the data would not travel with a PostgreSQL
+# database), it needs no change to the schema, the audit trail keeps its rows, and no command but
+# the demo writes this action.
+DEMO_MARK = "DEMO-FIRM"
 
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
@@ -24,7 +39,10 @@ class DemoLogin:
 
 
 def create_demo_firm(portal: Portal) -> list[DemoLogin]:
-    """Create (or refresh) the demo firm; every run sets new passwords and prints them."""
+    """Create (or refresh) the demo firm; every run sets new passwords and prints them.
+
+    Refused, before anything is written, on a database the demo did not make.
+    """
     folders = portal.settings.folders
     people = [
         ("sam", Role.STAFF, None, "staff (sees every client)"),
@@ -34,6 +52,7 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
     logins = []
     client_id: str | None  # a staff member in `people` has no client
     with portal.sessions.begin() as session:
+        _claim_for_the_demo(session)
         for client_id, name in (("acme", "Acme Ltd"), ("bloggs", "Joe Bloggs")):
             clients.add_client(session, portal.storage, client_id, name=name,
                                folders=(folders.team_shared, folders.client_shared))  # fmt: skip
@@ -58,6 +77,19 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
         _file(portal, (client_id, "Matter notes", "Internal notes.txt"),
               b"Private to the firm: the client never sees this folder.\n")  # fmt: skip
     return logins
+
+
+def _claim_for_the_demo(session: Session) -> None:
+    if session.scalar(select(AuditEvent.id).where(AuditEvent.action == DEMO_MARK).limit(1)) is not None:
+        return
+    if session.scalar(select(Account.login).limit(1)) or session.scalar(select(Client.id).limit(1)):
+        raise Conflict(
+            "This database already has clients or logins that the demo did not create, so --demo leaves it "
+            "alone (it would reset the passwords of logins named like the demo's). Try the demo in an empty "
+            "folder, or give it a new database."
+        )
+    session.add(AuditEvent(login="cli:demo", role=Role.STAFF.value, action=DEMO_MARK, status=200,
+                           detail="demo firm created by davportal serve --demo"))  # fmt: skip
 
 
 def _file(portal: Portal, parts: tuple[str, ...], content: bytes) -> None:
