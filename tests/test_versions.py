@@ -91,6 +91,19 @@ def test_words_save_over_the_original_keeps_a_version(firm, folder):
     assert [v["size"] for v in _listed(sam, doc)] == [str(len(b"version 1"))]
 
 
+def test_words_save_keeps_the_description_the_client_reads(firm, folder):
+    sam = firm.as_user("sam")
+    doc, temp = folder + "Budget.xlsx", folder + "~WRD0003.tmp"
+    sam.put(doc, b"v1")
+    described = (f"<?xml version='1.0'?><d:propertyupdate xmlns:d='DAV:' xmlns:p='{NS}'><d:set><d:prop>"
+                 "<p:description>Your budget for 2026</p:description></d:prop></d:set></d:propertyupdate>")  # fmt: skip
+    assert "200 OK" in sam.request("PROPPATCH", doc, data=described).text
+    sam.put(temp, b"v2", headers=WORD)
+    sam.request("MOVE", temp, headers={**WORD, "Destination": sam.url(doc), "Overwrite": "T"})
+    body = f"<d:propfind xmlns:d='DAV:' xmlns:p='{NS}'><d:prop><p:description/></d:prop></d:propfind>"
+    assert "Your budget for 2026" in sam.request("PROPFIND", doc, data=body, headers={"Depth": "0"}).text
+
+
 def test_explorers_save_that_renames_the_original_aside_keeps_a_version(firm, folder):
     """Word through a mapped drive: the original to ~WRL, the new one to its name, ~WRL deleted."""
     sam = firm.as_user("sam")
@@ -157,7 +170,6 @@ def test_retention_keeps_the_newest_and_drops_the_old(firm, folder):
     doc = folder + "Ledger.xlsx"
     for n in range(5):
         sam.put(doc, f"save {n}".encode())
-    below = doc.strip("/").split("/", 1)[1]
     storage = firm.portal.storage
     with firm.portal.sessions.begin() as session:
         assert versions.purge(session, storage, versions.Retention(keep=10, keep_days=0)) == 0

@@ -43,13 +43,19 @@ def forget(session: Session, client_id: str, path: str) -> None:
 
 
 def move(session: Session, src: tuple[str, str], dest: tuple[str, str]) -> None:
+    """The records follow a move; a file moved over another is that document's new version, so
+    it keeps the description and share toggle of the one it replaces (a save from Office does this)."""
     (src_client, src_path), (dest_client, dest_path) = src, dest
+    replaced = current(session, dest_client, dest_path)
+    kept = {"description": replaced.description, "shared": replaced.shared} if replaced else {}
     forget(session, dest_client, dest_path)
     documents = session.scalars(select(Document).where(under(src_client, src_path))).all()
     moved = [
         {**_columns(document), "client_id": dest_client, "path": dest_path + document.path[len(src_path) :]}
         for document in documents
     ]
+    if kept and len(moved) == 1 and not moved[0]["is_folder"] and not moved[0]["description"]:
+        moved[0].update(kept)
     for document in documents:
         session.delete(document)
     session.flush()
