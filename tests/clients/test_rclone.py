@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from davportal.services import versions
 from tests.clients.conftest import require
 from tests.conftest import CLIENT, PASSWORD, TEAM
 
@@ -96,3 +97,17 @@ def test_a_refused_type_fails_with_the_reason(rclone, tmp_path):
     result = rclone("copyto", str(program), f"alice:acme/{CLIENT}/setup.exe", check=False)
     assert result.returncode != 0
     assert "415" in result.stderr and "'.exe' files are not accepted" in result.stderr
+
+
+def test_an_overwrite_by_rclone_keeps_the_earlier_version(rclone, firm, tmp_path):
+    source = tmp_path / "Ledger.xlsx"
+    remote = "sam:acme/Working papers/Ledger.xlsx"
+    source.write_bytes(b"first ledger")
+    rclone("copyto", str(source), remote)
+    source.write_bytes(b"second ledger, longer")
+    rclone("copyto", str(source), remote)
+    assert "0 differences found" in rclone("check", str(tmp_path), "sam:acme/Working papers",
+                                           "--include", "Ledger.xlsx").stderr  # fmt: skip
+    with firm.portal.sessions() as session:
+        [kept] = versions.of_document(session, "acme", "Working papers/Ledger.xlsx")
+    assert kept.sha1 == hashlib.sha1(b"first ledger").hexdigest() and kept.written_by == "sam"
