@@ -1,6 +1,6 @@
 """Earlier versions of a document: which writes keep one, and who sees and restores them.
 
-MODEL.md, "Versions". Pure functions over plain data.
+MODEL.md, "What happens around a file": an overwrite never loses the bytes it replaces. Pure functions.
 """
 
 from __future__ import annotations
