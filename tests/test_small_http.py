@@ -30,6 +30,17 @@ def test_a_document_may_be_kept_by_no_shared_cache(firm, document, login, method
     assert response.headers["ETag"]  # what the reader's own client revalidates with
 
 
+def test_revalidating_an_unchanged_document_answers_not_modified_and_keeps_the_connection(firm, document):
+    sam = firm.as_user("sam")
+    etag = sam.request("GET", document).headers["ETag"]
+    again = sam.request("GET", document, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["Content-Length"] == "0" and again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == NO_SHARED_CACHE
+    # The same kept-alive connection answers the next request, not a stray body.
+    assert sam.request("GET", document).content == b"%PDF-1.4\n"
+
+
 def test_a_contact_upload_may_be_kept_by_no_shared_cache(firm):
     path = f"/acme/{CLIENT}/scan-{uuid.uuid4().hex[:6]}.pdf"
     assert firm.as_user("alice").put(path, b"%PDF-1.4\n").status_code == 201

@@ -10,11 +10,12 @@ import secrets
 
 from lxml import etree
 from wsgidav import util
-from wsgidav.dav_error import DAVError, get_http_status_string
+from wsgidav.dav_error import HTTP_NO_CONTENT, HTTP_NOT_MODIFIED, DAVError, get_http_status_string
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import PortalError
 from davportal.services.portal import Portal
+from wsgidav_ext.guard import CACHE_CONTROL
 
 _logger = logging.getLogger("davportal.errors")
 
@@ -59,6 +60,12 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
         exc = exc.src_exception  # raised inside WsgiDAV's handlers and wrapped by them
     condition = None
     extra_headers: list[tuple[str, str]] = []
+    if isinstance(exc, DAVError) and exc.value in (HTTP_NOT_MODIFIED, HTTP_NO_CONTENT):
+        # Not refusals: answers without a body (a body here would be read as the next answer).
+        headers = [("Content-Length", "0"), ("Date", util.get_rfc1123_time()), CACHE_CONTROL]
+        resource = environ["wsgidav.provider"].get_resource_inst(environ["PATH_INFO"], environ)
+        etag = resource.get_etag() if resource is not None and exc.value == HTTP_NOT_MODIFIED else None
+        return get_http_status_string(exc), headers + ([("ETag", f'"{etag}"')] if etag else []), b""
     if isinstance(exc, PortalError) and exc.status != 500:
         status = f"{int(exc.status)} {exc.status.phrase}"
         reason = exc.reason
