@@ -19,7 +19,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from davportal.core.models import Document, Version
-from tests.conftest import CLIENT, TEAM, basic_auth
+from tests.conftest import CLIENT, TEAM, basic_auth, portal_config, seed_firm, start_portal
 
 OC = "{http://owncloud.org/ns}"
 
@@ -152,8 +152,8 @@ def test_simultaneous_overwrites_serve_checksums_of_the_bytes_on_disk(firm):
     for n in range(15):
         path = f"/acme/{TEAM}/Put{n}.txt"
         assert sam.put(path, b"original").status_code == 201
-        statuses = _together(*(lambda i=i: firm.as_user("sam").put(path, f"writer {i}\n".encode() * 5000).status_code
-                               for i in range(2)))  # fmt: skip
+        statuses = _together(*(lambda i=i, path=path: firm.as_user("sam").put(path, f"writer {i}\n".encode() * 5000)
+                               .status_code for i in range(2)))  # fmt: skip
         assert statuses == [204, 204]
         on_disk = (folder / f"Put{n}.txt").read_bytes()
         assert _served_sha1(sam, path) == _sha1(on_disk)
@@ -173,7 +173,8 @@ def test_names_differing_only_in_case_cannot_both_be_created_at_once(firm):
 def test_simultaneous_folder_creations_make_one_folder_and_no_error(firm):
     for n in range(10):
         path = f"/acme/{TEAM}/Scans {n}/"
-        statuses = _together(*(lambda: firm.as_user("sam").request("MKCOL", path).status_code for _ in range(8)))
+        statuses = _together(*(lambda path=path: firm.as_user("sam").request("MKCOL", path).status_code
+                               for _ in range(8)))  # fmt: skip
         assert sorted(statuses) == [201] + [405] * 7, statuses
 
 
@@ -203,3 +204,24 @@ def test_listing_a_folder_while_files_are_deleted_from_it_never_fails(firm):
             failures.append(response.status_code)
     thread.join()
     assert not failures
+
+
+def test_two_nodes_sharing_database_and_storage_hold_the_name_between_them(fresh_database_url, tmp_path):
+    """The same race, the held upload on one node and the quick one on another."""
+    config = portal_config(fresh_database_url, tmp_path / "storage")
+    first = seed_firm(start_portal(config))
+    second = start_portal(config)
+    try:
+        folder = first.portal.storage.root / "acme" / CLIENT
+        path = f"/acme/{CLIENT}/Tax papers.pdf"
+        held = HeldUpload(first, "alice", path, b"A" * 100_000, folder)
+        assert second.as_user("carol").put(path, b"carol's papers").status_code == 201
+        status, _ = held.finish()
+        assert status == 412
+        assert (folder / "Tax papers.pdf").read_bytes() == b"carol's papers"
+        record = _record(first, "acme", f"{CLIENT}/Tax papers.pdf")
+        assert record is not None and record.uploaded_by == "carol"
+    finally:
+        for node in (first, second):
+            node.server.stop()
+            node.portal.engine.dispose()
