@@ -11,6 +11,8 @@ from cheroot import server, wsgi
 from cheroot.server import get_ssl_adapter_class
 
 from davportal.app import make_app, portal_of
+from davportal.connections import GatedConnection, GatedServer, PacedRequest
+from davportal.core.errors import ConfigError
 from davportal.notifications.worker import Sender
 from davportal.services.janitor import Janitor
 
@@ -18,6 +20,9 @@ _logger = logging.getLogger("davportal")
 
 
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; cheroot's own default is unlimited
+# Connections the kernel completes before the server accepts them; cheroot's 5 turns a burst of
+# new connections (a browser, a drive, a flood) into one-second SYN retries for everyone else.
+LISTEN_QUEUE = 128
 SINGLE_HEADERS = (b"Content-Length", b"Transfer-Encoding")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
@@ -63,11 +68,11 @@ class StrictChunkedRFile(server.ChunkedRFile):
         super().__init__(_ChunkSizeLines(rfile), maxlen, bufsize)
 
 
-class StrictRequest(server.HTTPRequest):
+class StrictRequest(PacedRequest):
     header_reader = StrictHeaderReader()
 
 
-class StrictConnection(server.HTTPConnection):
+class StrictConnection(GatedConnection):
     RequestHandlerClass = StrictRequest
 
 
@@ -87,19 +92,26 @@ class ClosingGateway(wsgi.Gateway_10):
 
 
 def wsgi_server(bind_addr: tuple[str, int], app, **server_args) -> wsgi.Server:
-    http = wsgi.Server(bind_addr, app, server_name="davportal", **server_args)
+    """cheroot, hardened: a worker is taken only by a complete request head (slow clients wait,
+    and are timed out, in the selector thread), bodies keep a pace, and the health check has a
+    thread of its own; the limits are the app's `davportal.limits`."""
+    limits = portal_of(app).settings.limits
+    server_args = {"request_queue_size": LISTEN_QUEUE, **server_args}
+    http = GatedServer(bind_addr, app, limits, MAX_HEADER_BYTES, server_name="davportal", **server_args)
     http.gateway = ClosingGateway
     http.ConnectionClass = StrictConnection
-    http.max_request_header_size = MAX_HEADER_BYTES
     return http
 
 
 def build_server(config: dict[str, Any], source: str = "config") -> wsgi.Server:
+    if config.get("ssl_certificate") and (config.get("ssl_adapter") or "builtin") != "builtin":
+        # The TLS handshake runs step by step in the selector thread, which needs Python's ssl.
+        raise ConfigError(f"{source}: ssl_adapter must be builtin (or left out).")
     app = make_app(config, source)
     server_args = {"numthreads": 10, **(config.get("server_args") or {})}
     server = wsgi_server((config["host"], int(config["port"])), app, **server_args)
     if config.get("ssl_certificate"):
-        adapter = get_ssl_adapter_class(config.get("ssl_adapter") or "builtin")
+        adapter = get_ssl_adapter_class("builtin")
         server.ssl_adapter = adapter(
             config["ssl_certificate"], config["ssl_private_key"], config.get("ssl_certificate_chain")
         )

@@ -71,13 +71,16 @@ class Auth(Section):
 class Limits(Section):
     xml_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest XML request body")
     lock_timeout_seconds: int = Field(3600, gt=0, description="Longest lock a client may take")
+    # Kept by `davportal serve` (davportal.connections); under another WSGI server, that server's own apply.
     header_seconds: float = Field(
-        10, gt=0, description="A connection must send its request line and headers within this time"
+        10, gt=0, description="A connection must send its request line and headers within this time, or is closed"
     )
     min_body_bytes_per_second: int = Field(
-        1024, ge=0, description="A body sent slower than this (after the grace period) is cut off; 0: no floor"
+        1024, ge=0, description="A request body slower than this on average (after the grace) is cut off; 0: no floor"
     )
-    body_grace_seconds: float = Field(30, ge=0, description="How long a body may arrive slowly at first")
+    body_grace_seconds: float = Field(
+        30, ge=0, description="How long a body may arrive slowly at first: its pace is counted from then"
+    )
     keepalive_seconds: float = Field(15, gt=0, description="An idle kept-alive connection is closed after this")
 
 

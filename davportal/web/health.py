@@ -1,6 +1,8 @@
 """A health check for load balancers: the database, Redis (when used) and the storage answer.
 
-Answers without authentication and says nothing but "ok" or which part is down.
+Answers without authentication and says nothing but "ok" or which part is down. `davportal
+serve` answers it on a thread of its own (davportal.connections), so a node whose workers are all
+busy still says whether it is up.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ import os
 
 import redis
 from sqlalchemy import text
+
+from davportal.web.render import WEB
+
+PATH = f"{WEB}/health"  # GET or HEAD; davportal serve knows it by this path before a worker is taken
 
 
 def check(portal) -> list[str]:
