@@ -152,7 +152,7 @@ class GatedConnection(server.HTTPConnection):
     RequestHandlerClass = PacedRequest
     rbufsize = READ_SIZE
 
-    def __init__(self, server, sock):
+    def __init__(self, server, sock) -> None:
         super().__init__(server, sock, paced_makefile)
         self.raw: PacedSocketIO = self.rfile.raw
 
@@ -247,7 +247,7 @@ class Gate:
 
     # --- the selector thread ------------------------------------------------------------------
     def _accept(self) -> None:
-        """Every connection waiting in the listen queue (a short one: cheroot's default is 5)."""
+        """Connections waiting in the listen queue, many at a time, so a burst does not overflow it."""
         for _ in range(_ACCEPTS_PER_TURN):
             try:
                 sock, addr = self.server.socket.accept()
