@@ -114,6 +114,14 @@ def test_the_free_tries_are_counted_before_they_are_checked(portal):
     assert verified(portal) - before == 3
 
 
+def test_a_drive_opening_many_connections_with_a_new_password_gets_in_on_all(portal):
+    """Explorer maps a drive with several connections at once: one verification, no refusal."""
+    before = verified(portal)
+    answers = together(10, lambda i: _try(portal, "carol", PASSWORD, ATTACKER))
+    assert [a.status_code for a in answers] == [207] * 10
+    assert verified(portal) - before == 1
+
+
 def test_two_nodes_on_one_database_take_turns(fresh_portal, clock):
     """Guesses for a login nobody has tried yet, spread over two nodes: the first row is
     inserted once, every other guess waits, and none of them is a 500."""

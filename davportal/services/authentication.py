@@ -56,6 +56,7 @@ class Authenticator:
         self._verified: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
         self._hashing = threading.BoundedSemaphore(MAX_PARALLEL_HASHES)
+        self._turns = [threading.Lock() for _ in range(64)]  # by login: a fixed set, never growing
         self.hashes_verified = 0  # argon2 verifications done: the cache keeps this low
 
     def authenticate(self, login: str, password: str, remote_addr: str = "", *, web: bool = False) -> Actor | None:
@@ -81,14 +82,21 @@ class Authenticator:
         if usable and stored and self._cached(login, stored, secret):
             assert account is not None  # usable
             return self._actor(account, clients)
-        attempt = self.reserve_try(login, remote_addr)
-        # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
-        if self._verify(login, stored, secret) and usable:
-            assert account is not None  # usable
-            self.succeeded(attempt, used_app=int(app.group(1)) if app_hash and app else None)
-            return self._actor(account, clients)
-        self.failed(attempt, disabled=account is not None and account.disabled)
-        return None
+        # Tries of one login on this node take turns. A drive mapped with a new password opens
+        # several connections at once: the first verifies it, the others find it remembered
+        # instead of spending tries (and being refused for want of them).
+        with self._turns[hash(login) % len(self._turns)]:
+            if usable and stored and self._cached(login, stored, secret):
+                assert account is not None  # usable
+                return self._actor(account, clients)
+            attempt = self.reserve_try(login, remote_addr)
+            # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
+            if self._verify(login, stored, secret) and usable:
+                assert account is not None  # usable
+                self.succeeded(attempt, used_app=int(app.group(1)) if app_hash and app else None)
+                return self._actor(account, clients)
+            self.failed(attempt, disabled=account is not None and account.disabled)
+            return None
 
     @staticmethod
     def _actor(account: Account, clients: dict[str, str]) -> Actor:
