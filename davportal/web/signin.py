@@ -96,7 +96,7 @@ class WebSignIn(BaseMiddleware):
     # --- the page routes ---------------------------------------------------------------
     def _route(self, environ, start_response, route: str, signed: SignedIn | None):
         method = environ["REQUEST_METHOD"]
-        if route == "/health" and method in ("GET", "HEAD"):
+        if route == health.PATH.removeprefix(WEB) and method in ("GET", "HEAD"):
             down = health.check(self.portal)
             body = ("ok\n" if not down else f"down: {', '.join(down)}\n").encode()
             start_response("200 OK" if not down else "503 Service Unavailable",
