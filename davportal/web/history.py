@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from davportal.services import records
 from davportal.services.request import RequestContext
-from davportal.web.views import HOME_WORDS, _client_names, _crumbs
+from davportal.web.views import HOME_WORDS, client_names, crumbs_of
 from policy import Action, Actor, Target, decide
 from policy.names import human_size
 from policy.pages import audience_of
@@ -28,5 +28,5 @@ def history_context(environ: dict, actor: Actor, path: str) -> dict:
     return {
         "title": parts[-1], "path": path, "url": quote(path), "folder_url": quote(folder), "rows": rows,
         "can_restore": may_restore,
-        "crumbs": _crumbs(parts[:-1], _client_names(context.portal), HOME_WORDS[audience_of(actor)]),
+        "crumbs": crumbs_of(parts[:-1], client_names(context.portal), HOME_WORDS[audience_of(actor)]),
     }  # fmt: skip

@@ -34,7 +34,7 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
     resource = provider.get_resource_inst(path, environ)
     parts = context.parts(path)
     rules = context.rules(parts[0] if parts else None)
-    names = _client_names(portal) if len(parts) <= 1 else {}
+    names = client_names(portal) if len(parts) <= 1 else {}
     audience = audience_of(actor)
     words = AREA_WORDS[audience]
     tools = {tool: may_use(actor, tool) for tool in Tool}
@@ -69,7 +69,7 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
     uploads = portal.settings.uploads
     return {
         "title": names.get(parts[0], parts[0]) if len(parts) == 1 else (parts[-1] if parts else "Clients"),
-        "crumbs": _crumbs(parts, names or _client_names(portal), HOME_WORDS[audience]),
+        "crumbs": crumbs_of(parts, names or client_names(portal), HOME_WORDS[audience]),
         "entries": entries, "area": here_area, "area_words": words.get(here_area, here_area) if here_area else None,
         "here_path": path if path.endswith("/") else path + "/",
         "here_url": quote(path if path.endswith("/") else path + "/"),
@@ -99,7 +99,7 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
             since = ""
     with portal.sessions() as session:
         uploads = session.execute(query).all()
-    names = _client_names(portal)
+    names = client_names(portal)
     rows = []
     for client_id, path, login, uploaded_at in uploads:
         full = f"/{client_id}/{path}"
@@ -114,12 +114,12 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
     return {"rows": rows, "client_filter": client_filter, "since": since}
 
 
-def _client_names(portal) -> dict[str, str]:
+def client_names(portal) -> dict[str, str]:
     with portal.sessions() as session:
         return dict(session.execute(select(Client.id, Client.name)).all())
 
 
-def _crumbs(parts: tuple[str, ...], names: dict[str, str], home: str) -> list[dict]:
+def crumbs_of(parts: tuple[str, ...], names: dict[str, str], home: str) -> list[dict]:
     crumbs = [{"name": home, "url": "/"}]
     for depth in range(1, len(parts) + 1):
         label = names.get(parts[0], parts[0]) if depth == 1 else parts[depth - 1]
