@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import keep_aside
@@ -124,7 +124,7 @@ def purge(session: Session, storage: Storage, retention: Retention, *, now: date
                                   order_by=(Version.replaced_at.desc(), Version.id.desc()))  # fmt: skip
     ranked = select(Version.id, rank.label("rank")).where(Version.trash_item_id.is_(None)).subquery()
     beyond = select(ranked.c.id).where(ranked.c.rank > retention.keep)
-    doomed = [Version.id.in_(beyond)]
+    doomed: list[ColumnElement[bool]] = [Version.id.in_(beyond)]
     if retention.keep_days:
         doomed.append(Version.replaced_at <= (now or utcnow()) - timedelta(days=retention.keep_days))
     # Every node may purge at once: each takes the rows no other has locked.
