@@ -22,6 +22,9 @@ PROPPATCH = ("<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><x:tag xmlns:x='ur
 PORTAL_PROPS = ("<D:propfind xmlns:D='DAV:' xmlns:p='urn:davportal' xmlns:oc='http://owncloud.org/ns'><D:prop>"
                 "<p:description/><p:uploaded-by/><p:shared/><p:area/><oc:permissions/><oc:checksums/>"
                 "<D:lockdiscovery/></D:prop></D:propfind>")  # fmt: skip
+VERSIONS = "<D:propfind xmlns:D='DAV:' xmlns:p='urn:davportal'><D:prop><p:versions/></D:prop></D:propfind>"
+RESTORE = ("<D:propertyupdate xmlns:D='DAV:' xmlns:p='urn:davportal'><D:set><D:prop>"
+           "<p:restore-version>1</p:restore-version></D:prop></D:set></D:propertyupdate>")  # fmt: skip
 BOB_BYTES = b"bob's upload 51af"
 
 
@@ -65,6 +68,9 @@ BOBS_REQUESTS = {
     "download the shared file": ("GET", SHARED, [], ""),
     "download his upload": ("GET", UPLOAD, [], ""),
     "preview": ("GET", LETTER + "?preview=1", [], ""),
+    "earlier versions page": ("GET", UNLOCKED + "?versions", [("Accept", "text/html")], ""),
+    "earlier versions": ("PROPFIND", UNLOCKED, [("Depth", "0")], VERSIONS),
+    "restore an earlier version": ("PROPPATCH", UNLOCKED, [], RESTORE),
     "head": ("HEAD", LETTER, [], ""),
     "options": ("OPTIONS", UPLOAD, [], ""),
     "overwrite his upload": ("PUT", UNLOCKED, [], "alice was here"),
