@@ -10,11 +10,11 @@ import copy
 import ipaddress
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from wsgidav import util
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from davportal.core import redis_client
 from davportal.core.errors import ConfigError
 from davportal.core.settings import Settings, settings_of
 from davportal.services.portal import PORTAL_KEY, Portal
@@ -57,6 +57,7 @@ WSGIDAV_WIRING: dict[str, Any] = {
     },
     "suppress_version_info": True,
 }
+_REDIS_TIMEOUT = Settings.model_fields["redis_timeout_seconds"].default  # validated with the rest by make_app
 # What an admin's config may set, with these defaults.
 SERVER_DEFAULTS: dict[str, Any] = {
     "server": "cheroot",
@@ -71,13 +72,12 @@ SERVER_DEFAULTS: dict[str, Any] = {
 def wsgidav_config(config: dict[str, Any]) -> dict[str, Any]:
     """An admin's config (host, port, TLS, logging, the `davportal:` section) with the wiring."""
     merged = {**SERVER_DEFAULTS, **copy.deepcopy(config), **copy.deepcopy(WSGIDAV_WIRING)}
-    redis_url = (merged.get("davportal") or {}).get("redis_url")
-    if redis_url:
-        # Locks every node sees: WsgiDAV's own Redis lock storage.
-        url = urlsplit(redis_url)
-        merged["lock_storage"] = {"class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis", "kwargs": {
-            "host": url.hostname or "127.0.0.1", "port": url.port or 6379, "password": url.password,
-            "db": int(url.path.strip("/") or 0)}}  # fmt: skip
+    section = merged.get("davportal") or {}
+    if section.get("redis_url"):
+        # Locks every node sees: WsgiDAV's own Redis lock storage, on a client with timeouts.
+        timeout = section.get("redis_timeout_seconds", _REDIS_TIMEOUT)
+        merged["lock_storage"] = {"class": "wsgidav_ext.redis_locks.TimedLockStorageRedis",
+                                  "kwargs": {"url": section["redis_url"], "timeout_seconds": timeout}}  # fmt: skip
     return merged
 
 
@@ -85,7 +85,10 @@ def make_app(config: dict[str, Any], source: str = "config") -> WsgiDAVApp:
     config = wsgidav_config(config)
     settings = settings_of(config, source)
     check_transport(config, settings)
+    check_port(config.get("port"), f"{source}: port")
     config[PORTAL_KEY] = Portal(settings)
+    if settings.redis_url:
+        redis_client.check(settings.redis_url, settings.redis_timeout_seconds)
     # WsgiDAV applies this only in its own CLI; embedded, we do it ourselves.
     util.public_wsgidav_info = "WsgiDAV"
     util.public_python_info = f"Python/{sys.version_info[0]}"
@@ -110,3 +113,14 @@ def check_transport(config: dict[str, Any], settings: Settings) -> None:
             f"Refusing to serve passwords in clear text on {host}: give ssl_certificate and ssl_private_key, "
             "or set davportal.behind_tls_proxy: true when a proxy terminates TLS in front of the portal."
         )
+
+
+def check_port(port: Any, what: str = "config: port") -> int:
+    """A port to listen on, 0 to 65535 (0: any free port); `what` names where it was given."""
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number from 0 to 65535, not {port!r}.") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"{what} {number} is out of range (0 to 65535).")
+    return number

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.models import AuditEvent
+from davportal.core.outages import outage_of
 from davportal.core.paths import split_path
 from davportal.services.authentication import printable
 from davportal.services.portal import Portal
@@ -59,10 +60,15 @@ class AuditTrail(BaseMiddleware):
                 session.rollback()  # a refused or failed request changes nothing
             session.add_all(events)
             session.commit()
-        except Exception:
+        except Exception as exc:
             session.rollback()
-            _logger.exception("Could not write the audit trail for %s %s", environ["REQUEST_METHOD"],
-                              environ.get("PATH_INFO"))  # fmt: skip
+            outage = outage_of(exc)
+            if outage is not None:  # the database is down: one line, not a traceback per request
+                _logger.warning("Could not write the audit trail for %s %s: %s", environ["REQUEST_METHOD"],
+                                environ.get("PATH_INFO"), outage.line(""))  # fmt: skip
+            else:
+                _logger.exception("Could not write the audit trail for %s %s", environ["REQUEST_METHOD"],
+                                  environ.get("PATH_INFO"))  # fmt: skip
         finally:
             session.close()
 

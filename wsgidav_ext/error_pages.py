@@ -14,6 +14,8 @@ from wsgidav.dav_error import HTTP_NO_CONTENT, HTTP_NOT_MODIFIED, DAVError, get_
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import PortalError
+from davportal.core.outages import DATABASE, database_at, outage_of, redis_at
+from davportal.core.settings import Settings
 from davportal.services.portal import Portal
 from wsgidav_ext.guard import CACHE_CONTROL
 
@@ -46,7 +48,7 @@ class ErrorPages(BaseMiddleware):
         except Exception as exc:  # noqa: BLE001 - this is the one place that answers for all
             if started:
                 raise  # the status line is out: the server can only drop the connection
-            status, headers, body = error_response(exc, environ, self.portal.settings.auth.realm)
+            status, headers, body = error_response(exc, environ, self.portal.settings)
             # A refused upload's body is not read: WsgiDAV then closes the connection instead
             # of draining megabytes it will throw away.
             environ.setdefault("wsgidav.some_input_read", 1)
@@ -55,7 +57,7 @@ class ErrorPages(BaseMiddleware):
                 yield body
 
 
-def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def error_response(exc: Exception, environ: dict, settings: Settings) -> tuple[str, list[tuple[str, str]], bytes]:
     if isinstance(exc, DAVError) and isinstance(exc.src_exception, PortalError):
         exc = exc.src_exception  # raised inside WsgiDAV's handlers and wrapped by them
     condition = None
@@ -83,6 +85,15 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
         if exc.err_condition:
             body = exc.err_condition.as_string().encode()
             return status, _headers("application/xml; charset=utf-8", body) + extra_headers, body
+    elif (outage := outage_of(exc)) is not None:
+        # The database or Redis is down or too slow: the client may retry; the log says which, one line.
+        where = database_at(settings.database_url) if outage.service == DATABASE else redis_at(settings.redis_url or "")
+        _logger.warning("%s %s answered 503: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                        outage.line(where))  # fmt: skip
+        unavailable = outage.error(where)
+        status = "503 Service Unavailable"
+        reason = unavailable.reason
+        extra_headers = list(unavailable.headers)
     else:
         reference = secrets.token_hex(4).upper()
         _logger.error("Unexpected error, reference %s, on %s %s", reference,
@@ -99,7 +110,7 @@ def error_response(exc: Exception, environ: dict, realm: str) -> tuple[str, list
         body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
         return status, _headers("application/xml; charset=utf-8", body), body
     if status.startswith("401"):
-        extra_headers.append(("WWW-Authenticate", f'Basic realm="{realm}"'))
+        extra_headers.append(("WWW-Authenticate", f'Basic realm="{settings.auth.realm}"'))
     body = (reason + "\n").encode("utf-8")
     return status, _headers("text/plain; charset=utf-8", body) + extra_headers, body
 

@@ -16,9 +16,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from wsgidav import util
+from wsgidav.dav_error import HTTP_SERVICE_UNAVAILABLE, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from davportal.core.atomic import AtomicUpload
+from davportal.core.outages import outage_of
 from davportal.notifications import events
 from davportal.services import placing, records
 from davportal.services.portal import Portal
@@ -156,12 +158,19 @@ class _OnDisk:
         return self.path
 
     def get_property_value(self, name):
-        if is_live_property(name):
-            return live_property_value(self, name)
-        value = super().get_property_value(name)
-        if name == "{DAV:}lockdiscovery":
-            self._hide_others_lock_tokens(value)
-        return value
+        try:
+            if is_live_property(name):
+                return live_property_value(self, name)
+            value = super().get_property_value(name)
+            if name == "{DAV:}lockdiscovery":
+                self._hide_others_lock_tokens(value)
+            return value
+        except Exception as exc:
+            if outage_of(exc) is None:
+                raise
+            # Redis (the locks) or the database is down: this property answers 503 and the listing
+            # goes on; WsgiDAV would print a traceback per entry for anything but a DAVError.
+            raise DAVError(HTTP_SERVICE_UNAVAILABLE) from exc
 
     def _hide_others_lock_tokens(self, discovery) -> None:
         """Who holds a lock may show; its token only to the holder (a token is half a credential)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
@@ -144,8 +145,17 @@ class Settings(Section):
     )
     storage_root: Path = Field(Path(DATA_DIR) / "files", description="Folder that holds every client's files")
     matter_types_file: Path | None = Field(None, description="YAML file of matter types (folder templates)")
+    database_timeout_seconds: float = Field(
+        10, gt=0, description="How long to wait for the database to connect or to acknowledge; then 503"
+    )
+    database_statement_seconds: float = Field(
+        120, ge=0, description="Longest a PostgreSQL statement may run (statement_timeout); 0: no limit"
+    )
     redis_url: str | None = Field(
         None, description="Redis shared by several nodes (redis://host:port/db): WebDAV locks are kept there"
+    )
+    redis_timeout_seconds: float = Field(
+        2, gt=0, description="How long to wait for Redis to connect or answer; then a request needing it gets 503"
     )
     behind_tls_proxy: bool = Field(
         False, description="Served plain HTTP behind a proxy that terminates TLS (so it may listen beyond loopback)"
@@ -163,6 +173,20 @@ class Settings(Section):
     notifications: Notifications = Notifications()
     web: Web = Web()
     antivirus: Antivirus = Antivirus()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            raise ValueError("the port is not a number from 0 to 65535") from None
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected redis://host:port/db (or rediss:// or unix://)")
+        return value
 
     @classmethod
     def from_section(cls, section: dict[str, Any] | None, *, source: str) -> Settings:

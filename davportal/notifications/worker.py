@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from davportal.core.outages import log_failure
 from davportal.notifications.digest import compose_due
 from davportal.notifications.outbox import Delivery, deliver_due
 
@@ -43,9 +44,13 @@ class Sender(threading.Thread):
             _logger.warning("No mail server configured (davportal.mail.host): notifications wait in the outbox.")
         while not self._stopped.wait(self.tick):
             try:
-                asyncio.run(send_round(self.portal))
-            except Exception:
-                _logger.exception("Sending notifications failed; they will be tried again.")
+                unreachable = asyncio.run(send_round(self.portal)).delivery.unreachable
+                if unreachable:
+                    mail = self.portal.settings.mail
+                    _logger.warning("Cannot reach the mail server at %s:%d (%s): the emails wait in the outbox.",
+                                    mail.host, mail.port, unreachable)  # fmt: skip
+            except Exception as exc:
+                log_failure(_logger, exc, "Sending notifications failed; they will be tried again.")
 
     def stop(self) -> None:
         self._stopped.set()

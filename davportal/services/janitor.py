@@ -6,6 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from davportal.core.outages import log_failure
 from davportal.services import trash, versions
 
 _logger = logging.getLogger("davportal.janitor")
@@ -28,8 +29,8 @@ class Janitor(threading.Thread):
                     old = versions.purge(session, self.portal.storage, retention)
                 if purged or old:
                     _logger.info("Purged %d item(s) from the trash and %d earlier version(s).", purged, old)
-            except Exception:
-                _logger.exception("Purging the trash and old versions failed; it will be tried again.")
+            except Exception as exc:
+                log_failure(_logger, exc, "Purging the trash and old versions failed; it will be tried again.")
 
     def stop(self) -> None:
         self._stopped.set()

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from davportal.core.atomic import sweep_partial_uploads
 from davportal.core.db import create_schema, make_engine, session_factory
 from davportal.core.errors import ConfigError
 from davportal.core.models import Client
 from davportal.core.name_lock import NameLocks
+from davportal.core.outages import cannot_use, database_at, outage_of
 from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
@@ -30,17 +32,36 @@ PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the 
 class Portal:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.engine = make_engine(settings.database_url)
-        create_schema(self.engine)  # idempotent: a fresh database works at once
+        self.engine = self._database(settings)
         self.sessions = session_factory(self.engine)
         self.storage = Storage(settings.storage_root)
-        self.storage.ensure_root()
+        try:
+            self.storage.ensure_root()
+        except OSError as exc:
+            raise cannot_use("the storage folder", self.storage.root, exc) from exc
         self.name_locks = NameLocks(self.engine, self.storage.root)
         self.matter_types_file = MatterTypesFile(
             settings.matter_types_file, team_shared=settings.folders.team_shared,
             client_shared=settings.folders.client_shared)  # fmt: skip
         self.authenticator = Authenticator(self.sessions, settings.auth)
         self.scanner = Clamd(settings.antivirus) if settings.antivirus.clamd_socket else None
+
+    @staticmethod
+    def _database(settings: Settings) -> Engine:
+        """The engine, its schema brought up to date; one line naming the database if it cannot be."""
+        url = settings.database_url
+        try:
+            engine = make_engine(url, timeout_seconds=settings.database_timeout_seconds,
+                                 statement_seconds=settings.database_statement_seconds)  # fmt: skip
+            create_schema(engine)  # idempotent: a fresh database works at once
+        except OSError as exc:  # SQLite's folder
+            raise cannot_use("the database at", database_at(url), exc) from exc
+        except SQLAlchemyError as exc:
+            outage = outage_of(exc)
+            if outage is None:
+                raise
+            raise outage.unreachable(database_at(url)) from exc
+        return engine
 
     @property
     def matter_types(self) -> MatterTypes:
