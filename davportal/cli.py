@@ -12,13 +12,15 @@ import getpass
 import logging
 import sys
 import time
+import traceback
 from datetime import timedelta
 
 import click
 
-from davportal.app import wsgidav_config
+from davportal.app import check_port, wsgidav_config
 from davportal.core.errors import PortalError
 from davportal.core.models import Account
+from davportal.core.outages import DATABASE, Unreachable, database_at, outage_of, redis_at, without_secrets
 from davportal.core.paths import ref_url, split_path
 from davportal.core.settings import CONFIG_ENV, load_config, settings_of
 from davportal.demo import create_demo_firm
@@ -47,23 +49,51 @@ _config_option = click.option(
 
 
 def command(group, name=None, **kwargs):
-    """A subcommand that takes --config and turns a refused operation into exit 1 on stderr."""
+    """A subcommand that takes --config and turns a refused operation, or a database, Redis,
+    folder or port it cannot use, into one line on stderr and exit 1 (the traceback too with
+    `davportal --debug`)."""
 
     def wrap(fn):
         @group.command(name, **kwargs)
         @_config_option
         @functools.wraps(fn)
         def run(config_path, **params):
+            config, source = {}, "config"
             try:
                 config, source = load_config(config_path)
                 return fn(config, source, **params)
-            except PortalError as exc:
-                click.echo(f"davportal: {exc.reason}", err=True)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise  # usage errors and the like: click's own words, exit 2
+            except Exception as exc:
+                if click.get_current_context().find_root().params.get("debug"):
+                    traceback.print_exception(exc)
+                click.echo(f"davportal: {one_line(exc, config, source)}", err=True)
                 sys.exit(1)
 
         return run
 
     return wrap
+
+
+def one_line(exc: Exception, config: dict, source: str) -> str:
+    """What went wrong, in one line an admin can act on, naming what and where; no password."""
+    try:
+        settings = settings_of(config, source)
+    except PortalError:
+        settings = None
+    outage = None if isinstance(exc, PortalError) else outage_of(exc)
+    if isinstance(exc, PortalError):
+        line = exc.reason
+    elif outage is not None:
+        url = (settings.database_url if outage.service == DATABASE else settings.redis_url) if settings else None
+        line = outage.line((database_at if outage.service == DATABASE else redis_at)(url) if url else "")
+    elif isinstance(exc, OSError) and exc.strerror:
+        line = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        line = f"unexpected error ({what}); `davportal --debug` shows where"
+    return without_secrets(line, settings.mail.password if settings else None)
 
 
 def _portal(config, source):
@@ -82,8 +112,9 @@ _password_stdin = click.option("--password-stdin", is_flag=True, help="Read the 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="On an error, show the full traceback before the one-line reason.")
 @click.version_option(package_name="davportal")
-def main():
+def main(debug):
     """davportal: the client document portal, served over WebDAV."""
 
 
@@ -97,10 +128,12 @@ def init(config, source):
 
 @command(main)
 @click.option("--host", help="Address to listen on (default from the config: 127.0.0.1).")
-@click.option("--port", type=int, help="Port to listen on (default from the config: 8080).")
+@click.option("--port", type=int, help="Port to listen on, 0 to 65535 (default from the config: 8080).")
 @click.option("--demo", is_flag=True, help="Also create a demo firm and print its logins.")
 def serve(config, source, host, port, demo):
     """Serve the portal over WebDAV."""
+    if port is not None:
+        check_port(port, "--port")
     config = wsgidav_config(config)
     config["host"] = host or config["host"]
     config["port"] = port if port is not None else config["port"]
@@ -592,12 +625,18 @@ def notify_run(config, source, once):
     portal = _portal(config, source)
     if portal.settings.mail.host is None:
         raise click.UsageError("No mail server configured: set davportal.mail.host in the config.")
+    mail = portal.settings.mail
     while True:
         result = asyncio.run(send_round(portal))
         delivery = result.delivery
         if result.composed or delivery.sent or delivery.retried or delivery.failed:
             click.echo(f"{result.composed} composed, {delivery.sent} sent, {delivery.retried} to retry, "
                        f"{delivery.failed} failed")  # fmt: skip
+        if delivery.unreachable and not delivery.sent:
+            problem = f"cannot reach the mail server at {mail.host}:{mail.port} ({delivery.unreachable})"
+            if once:
+                raise Unreachable(f"{problem}; the emails wait in the outbox.")
+            click.echo(f"davportal: {problem}; trying again.", err=True)
         if once:
             return
         time.sleep(min(10.0, max(0.5, portal.settings.notifications.digest_seconds / 4)))

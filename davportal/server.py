@@ -13,6 +13,7 @@ from cheroot.server import get_ssl_adapter_class
 from davportal.app import make_app, portal_of
 from davportal.connections import GatedConnection, GatedServer, PacedRequest
 from davportal.core.errors import ConfigError
+from davportal.core.outages import Unreachable, cannot_use
 from davportal.notifications.worker import Sender
 from davportal.services.janitor import Janitor
 
@@ -112,9 +113,12 @@ def build_server(config: dict[str, Any], source: str = "config") -> wsgi.Server:
     server = wsgi_server((config["host"], int(config["port"])), app, **server_args)
     if config.get("ssl_certificate"):
         adapter = get_ssl_adapter_class("builtin")
-        server.ssl_adapter = adapter(
-            config["ssl_certificate"], config["ssl_private_key"], config.get("ssl_certificate_chain")
-        )
+        try:
+            server.ssl_adapter = adapter(
+                config["ssl_certificate"], config["ssl_private_key"], config.get("ssl_certificate_chain")
+            )
+        except OSError as exc:  # ssl.SSLError included
+            raise cannot_use("the TLS certificate", config["ssl_certificate"], exc) from exc
     return server
 
 
@@ -127,7 +131,13 @@ def base_url(config: dict[str, Any], server: wsgi.Server | None = None) -> str:
 
 def serve(config: dict[str, Any], source: str = "config", on_ready=None) -> None:
     server = build_server(config, source)
-    server.prepare()  # binds now, so the URL printed is the one that answers
+    try:
+        server.prepare()  # binds now, so the URL printed is the one that answers
+    except OSError as exc:  # cheroot words it "No socket could be created -- ((host, port): [Errno 98] …)"
+        causes = re.findall(r"\[Errno -?\d+\] ([^)]+)", str(exc))
+        cause = causes[-1] if causes else exc.strerror or str(exc)
+        raise Unreachable(f"cannot listen on {base_url(config).split('://')[1].rstrip('/')} "
+                          f"({cause[:1].lower() + cause[1:]})") from exc  # fmt: skip
     portal = portal_of(server.wsgi_app)
     janitor = Janitor(portal)
     janitor.start()

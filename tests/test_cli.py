@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -142,3 +149,148 @@ def test_describe_share_seen_audit_and_trash_commands(cli):
     assert cli("trash", "list").stdout == ""
     assert "Purged 0 item(s)" in cli("trash", "purge").stdout
     assert "no item 42" in cli("trash", "restore", "42").stderr
+
+
+# --- what an admin reads when the portal cannot use something: one line, exit 1 ----------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def no_database(tmp_path, monkeypatch):
+    """A config whose database (with a password in its URL) is on a port where nothing listens."""
+    port = _closed_port()
+    config = tmp_path / "davportal.yaml"
+    config.write_text(yaml.safe_dump({"davportal": {
+        "database_url": f"postgresql+psycopg://portal:s3cret-pw@127.0.0.1:{port}/portal",
+        "storage_root": str(tmp_path / "files")}}))  # fmt: skip
+    monkeypatch.setenv("DAVPORTAL_CONFIG", str(config))
+    monkeypatch.delenv("DAVPORTAL_DATABASE_URL", raising=False)
+    return port
+
+
+@pytest.mark.parametrize("args", [
+    ["init"], ["serve"], ["client", "list"], ["staff", "list"], ["contact", "list"], ["trash", "list"],
+    ["audit"], ["notify", "status"], ["versions", "purge", "--dry-run"], ["user", "unblock", "sam"],
+])  # fmt: skip
+def test_an_unreachable_database_is_one_line_naming_it(no_database, args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert result.stderr == f"davportal: cannot reach the database at 127.0.0.1:{no_database} (connection refused)\n"
+    assert result.stdout == ""
+
+
+def test_debug_adds_the_traceback_and_never_the_password(no_database):
+    result = CliRunner().invoke(main, ["--debug", "client", "list"])
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"davportal: cannot reach the database at 127.0.0.1:{no_database} " \
+                                              "(connection refused)"  # fmt: skip
+    assert "s3cret-pw" not in result.stderr
+
+
+def test_a_port_out_of_range_is_one_line(tmp_path, monkeypatch):
+    config = tmp_path / "davportal.yaml"
+    config.write_text(yaml.safe_dump({"port": 70000, "davportal": {
+        "database_url": f"sqlite:///{tmp_path}/portal.db", "storage_root": str(tmp_path / "files")}}))  # fmt: skip
+    monkeypatch.setenv("DAVPORTAL_CONFIG", str(config))
+    result = CliRunner().invoke(main, ["serve", "--port", "70000"])
+    assert (result.exit_code, result.stderr) == (1, "davportal: --port 70000 is out of range (0 to 65535).\n")
+    result = CliRunner().invoke(main, ["serve"])
+    assert (result.exit_code, result.stderr) == (1, f"davportal: {config}: port 70000 is out of range (0 to 65535).\n")
+
+
+def test_a_storage_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the storage's parent should be")
+    config = tmp_path / "davportal.yaml"
+    config.write_text(yaml.safe_dump({"davportal": {
+        "database_url": f"sqlite:///{tmp_path}/portal.db", "storage_root": str(blocker / "files")}}))  # fmt: skip
+    monkeypatch.setenv("DAVPORTAL_CONFIG", str(config))
+    result = CliRunner().invoke(main, ["client", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == f"davportal: cannot use the storage folder {blocker / 'files'} (not a directory)\n"
+
+
+def test_a_misconfigured_redis_url_is_one_line(tmp_path):
+    config = tmp_path / "davportal.yaml"
+    config.write_text(yaml.safe_dump({"davportal": {"redis_url": "redis://:pw@127.0.0.1:99999/0"}}))
+    result = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "davportal.redis_url" in result.stderr and "pw@" not in result.stderr
+
+
+def test_a_mail_server_that_cannot_be_reached_is_one_line_and_the_email_waits(cli, tmp_path, monkeypatch):
+    from davportal.core.models import OutboxMessage
+    from davportal.core.settings import load_config, settings_of
+    from davportal.services.portal import Portal
+
+    port = _closed_port()
+    config_path = tmp_path / "davportal.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["davportal"]["mail"] = {"host": "127.0.0.1", "port": port, "security": "none"}
+    config_path.write_text(yaml.safe_dump(config))
+    portal = Portal(settings_of(*load_config(config_path)))
+    with portal.sessions.begin() as session:
+        session.add(OutboxMessage(recipient="alice@example.com", message_id="<m1@portal>", raw="Subject: x\n\nx\n"))
+    portal.engine.dispose()
+    result = cli("notify", "run", "--once")
+    assert result.exit_code == 1
+    assert result.stderr == (f"davportal: cannot reach the mail server at 127.0.0.1:{port} "
+                             "(connection refused); the emails wait in the outbox.\n")  # fmt: skip
+    assert "1 pending" in cli("notify", "status").stdout
+
+
+# --- `davportal serve` as a process: what the admin sees when it cannot start ---------------------
+
+
+def davportal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "davportal"
+    return subprocess.run([str(script if script.exists() else shutil.which("davportal")), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "DAVPORTAL_CONFIG": "", "DAVPORTAL_DATABASE_URL": ""})  # fmt: skip
+
+
+def test_a_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = davportal("serve", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"davportal: cannot listen on 127.0.0.1:{port} (address already in use)"
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_the_database_on_a_closed_port_is_one_line(tmp_path):
+    closed = _closed_port()
+    config = tmp_path / "davportal.yaml"
+    config.write_text(f"davportal:\n  database_url: postgresql+psycopg://portal:s3cret@127.0.0.1:{closed}/portal\n")
+    result = davportal("serve", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == f"davportal: cannot reach the database at 127.0.0.1:{closed} (connection refused)\n"
+    assert result.stdout == ""
+    debug = davportal("--debug", "serve", "--config", str(config), cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    assert debug.stderr.splitlines()[-1] == result.stderr.strip()
+    assert "s3cret" not in debug.stderr
+
+
+def test_a_frozen_database_at_start_is_one_line(tmp_path):
+    listener = socket.socket()  # accepts, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    config = tmp_path / "davportal.yaml"
+    config.write_text(f"davportal:\n  database_url: postgresql+psycopg://portal@127.0.0.1:{port}/portal\n"
+                      "  database_timeout_seconds: 2\n")  # fmt: skip
+    try:
+        result = davportal("client", "list", "--config", str(config), cwd=tmp_path)
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert result.stderr == f"davportal: cannot reach the database at 127.0.0.1:{port} (connection timeout expired)\n"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import NotFound
 from davportal.core.models import OutboxMessage, utcnow
+from davportal.core.outages import cause_of
 from davportal.core.settings import Mail
 
 _logger = logging.getLogger("davportal.mail")
@@ -30,6 +31,7 @@ class Delivery:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    unreachable: str = ""  # why the mail server could not be reached or logged in to, when it could not
 
 
 def claim_due(sessions: sessionmaker[Session], mail: Mail, now: datetime) -> list[tuple[int, str, str]]:
@@ -51,7 +53,8 @@ def claim_due(sessions: sessionmaker[Session], mail: Mail, now: datetime) -> lis
 async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datetime | None = None) -> Delivery:
     now = now or utcnow()
     delivery = Delivery()
-    for message_id, recipient, raw in claim_due(sessions, mail, now):
+    due = claim_due(sessions, mail, now)
+    for index, (message_id, recipient, raw) in enumerate(due):
         try:
             await aiosmtplib.send(
                 raw.encode("utf-8"), sender=mail.from_address, recipients=[recipient], hostname=mail.host,
@@ -59,9 +62,17 @@ async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datet
                 start_tls=mail.security == "starttls", timeout=mail.timeout_seconds,
             )  # fmt: skip
         except (aiosmtplib.SMTPException, OSError) as exc:
-            failed = _attempt_failed(sessions, mail, message_id, exc, now)
+            # The server cannot be reached or refuses the login: not this message's fault, and the
+            # others would fail the same way (each after the timeout). They wait for the next round;
+            # the caller says so, in one line.
+            unreachable = isinstance(exc, OSError | aiosmtplib.SMTPAuthenticationError)
+            failed = _attempt_failed(sessions, mail, message_id, exc, now, quiet=unreachable)
             delivery.failed += failed
             delivery.retried += not failed
+            if unreachable:
+                delivery.unreachable = cause_of(exc)
+                _release(sessions, [later[0] for later in due[index + 1 :]])
+                break
             continue
         with sessions.begin() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
@@ -70,7 +81,13 @@ async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datet
     return delivery
 
 
-def _attempt_failed(sessions, mail: Mail, message_id: int, exc: Exception, now: datetime) -> bool:
+def _release(sessions: sessionmaker[Session], message_ids: list[int]) -> None:
+    if message_ids:
+        with sessions.begin() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(claimed_until=None))
+
+
+def _attempt_failed(sessions, mail: Mail, message_id: int, exc: Exception, now: datetime, *, quiet=False) -> bool:
     """Back off exponentially; give up (status failed) after `max_attempts`. True when given up."""
     with sessions.begin() as session:
         message = session.get(OutboxMessage, message_id)
@@ -81,8 +98,9 @@ def _attempt_failed(sessions, mail: Mail, message_id: int, exc: Exception, now: 
         if message.attempts >= mail.max_attempts:
             message.status = FAILED
         gave_up = message.status == FAILED
-    log = _logger.error if gave_up else _logger.warning
-    log("Email %d to %s not sent (attempt %d): %s", message_id, message.recipient, message.attempts, exc)
+    if gave_up or not quiet:
+        log = _logger.error if gave_up else _logger.warning
+        log("Email %d to %s not sent (attempt %d): %s", message_id, message.recipient, message.attempts, exc)
     return gave_up
 
 
