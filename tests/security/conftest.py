@@ -150,15 +150,20 @@ def _read_reply(stream: _Stream, *, head_only: bool) -> Reply | None:
     return reply
 
 
+ANSWER_SECONDS = 60  # the first answer may take this long on a busy machine (a first login hashes a password)
+
+
 def exchange(base_url: str, data: bytes, *, quiet: float = 3.0, head: bool = False) -> tuple[list[Reply], bool]:
     """Send `data` as it is on one connection; return every answer and whether the server closed.
 
-    Reading stops when the server closes or says nothing more for `quiet` seconds (a server that
-    keeps the connection open after its answer costs that wait, nothing else).
+    The first answer (or the close) is awaited for up to ANSWER_SECONDS: a slow server only makes
+    the test slower. After an answer, reading stops when the server closes or says nothing more
+    for `quiet` seconds (a server that keeps the connection open after its answer costs that
+    wait, nothing else).
     """
     url = urlsplit(base_url)
     replies: list[Reply] = []
-    with socket.create_connection((url.hostname, url.port), timeout=quiet) as sock:
+    with socket.create_connection((url.hostname, url.port), timeout=ANSWER_SECONDS) as sock:
         try:
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -171,6 +176,7 @@ def exchange(base_url: str, data: bytes, *, quiet: float = 3.0, head: bool = Fal
             replies.append(reply)
             if stream.closed and not stream.buffer:
                 break
+            sock.settimeout(quiet)
         return replies, stream.closed
 
 
