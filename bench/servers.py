@@ -20,7 +20,7 @@ from bench.errors import BenchError
 HOST = "127.0.0.1"
 LOGIN = "bench"
 PASSWORD = "benchpass1"
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 120  # a busy machine starts a server later: only the wait grows
 STOP_SECONDS = 10
 LOG_TAIL_LINES = 20
 
@@ -175,7 +175,8 @@ def _wait_ready(server: Server) -> None:
                     f"{server.name} exited with status {server.process.returncode} while starting:\n{server.log_tail()}"
                 )
             try:
-                response = session.request("PROPFIND", server.base_url, headers={"Depth": "0"}, timeout=5)
+                # The first login hashes a password: on a busy machine that alone can take seconds.
+                response = session.request("PROPFIND", server.base_url, headers={"Depth": "0"}, timeout=STARTUP_SECONDS)
             except requests.ConnectionError:
                 response = None  # not listening yet
             if response is not None:

@@ -35,11 +35,12 @@ def clamd(tmp_path_factory):
     process = subprocess.Popen([binary, f"--config-file={folder / 'clamd.conf'}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        for _ in range(300):
-            if socket_path.exists():
-                break
+        deadline = time.monotonic() + 120  # a busy machine starts clamd later, never too late
+        while not socket_path.exists():
             if process.poll() is not None:
                 pytest.fail(f"clamd did not start: {(folder / 'clamd.log').read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"clamd did not listen within 120 s: {(folder / 'clamd.log').read_text()}")
             time.sleep(0.1)
         yield str(socket_path)
     finally:

@@ -54,7 +54,8 @@ def _free_port() -> int:
 
 
 def _start_smtp(inbox: Inbox, port: int, **kwargs) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
+    # aiosmtpd gives up after 5 s by default ("the system is too busy"): a busy machine waits longer.
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=120, **kwargs)
     controller.start()
     return controller
 

@@ -70,15 +70,8 @@ def cluster(tmp_path_factory):
                                                  str(config), "--port", str(port)], cwd=folder,
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                                f"http://127.0.0.1:{port}")  # fmt: skip
-            for _process, url in nodes.values():
-                for _ in range(300):
-                    try:
-                        if requests.get(url + "/.davportal-web/health", timeout=1).text == "ok\n":
-                            break
-                    except requests.ConnectionError:
-                        time.sleep(0.1)
-                else:
-                    raise AssertionError(f"node at {url} did not start")
+            for process, url in nodes.values():
+                _wait_until_healthy(process, url)
             yield {"nodes": nodes, "config": config, "inbox": inbox, "database_url": database_url,
                    "storage": folder / "files"}  # fmt: skip
         finally:
@@ -88,6 +81,20 @@ def cluster(tmp_path_factory):
                     process.wait(timeout=30)
             smtp.stop()
             redis.Redis(db=REDIS_DB).flushdb()
+
+
+def _wait_until_healthy(process: subprocess.Popen, url: str, seconds: float = 120) -> None:
+    """Until the node answers its health check: a busy machine starts it later, never too late."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the node for {url} ended (exit {process.returncode}) before it served"
+        try:
+            if requests.get(url + "/.davportal-web/health", timeout=seconds).text == "ok\n":
+                return
+        except requests.ConnectionError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise AssertionError(f"node at {url} did not start within {seconds} s")
 
 
 def _url(cluster, node: str, path: str) -> str:

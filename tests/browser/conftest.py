@@ -8,6 +8,8 @@ import pytest
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+# Playwright gives up on a launch, a page or a selector after 30 s: a busy machine may need longer.
+LIMIT_MS = 120_000
 
 
 @pytest.fixture(scope="module")  # Playwright's loop must be gone before other tests use asyncio
@@ -18,7 +20,7 @@ def browser():
     if chromium is None:
         pytest.fail("chromium is not installed: `apt-get install chromium` (.ci/run does this)", pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, timeout=LIMIT_MS)
         yield browser
         browser.close()
 
@@ -29,6 +31,7 @@ def open_page(browser):
 
     def open_page():
         context = browser.new_context(accept_downloads=True)
+        context.set_default_timeout(LIMIT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -6,6 +6,7 @@ import os
 import select
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
@@ -16,6 +17,8 @@ from davportal.server import build_server
 from davportal.services.portal import Portal
 from tests.clients.conftest import require
 from tests.conftest import CLIENT, PASSWORD, portal_config
+
+LIMIT = 120  # seconds: the most an awaited answer or prompt may take on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +52,10 @@ def tls_portal(database_url, tmp_path_factory):
 def test_https_answers_with_the_configured_certificate(tls_portal):
     url, folder = tls_portal
     response = requests.request("PROPFIND", url + "/acme/", auth=("alice", PASSWORD), headers={"Depth": "1"},
-                                verify=str(folder / "ca.pem"), timeout=10)  # fmt: skip
+                                verify=str(folder / "ca.pem"), timeout=LIMIT)  # fmt: skip
     assert response.status_code == 207
     with pytest.raises(requests.exceptions.SSLError):
-        requests.get(url + "/", timeout=10)  # not trusted without the firm's CA
+        requests.get(url + "/", timeout=LIMIT)  # not trusted without the firm's CA
 
 
 def test_rclone_over_https(tls_portal, tmp_path):
@@ -105,18 +108,19 @@ class Terminal:
         os.close(slave)
         self.seen = ""
 
-    def read_until(self, marker: str, seconds: float = 30) -> str:
-        for _ in range(int(seconds * 10)):
-            if marker in self.seen:
-                before, _, self.seen = self.seen.partition(marker)
-                return before
+    def read_until(self, marker: str, seconds: float = LIMIT) -> str:
+        deadline = time.monotonic() + seconds
+        while marker not in self.seen and time.monotonic() < deadline:
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
                 try:
                     self.seen += os.read(self.master, 65536).decode(errors="replace")
                 except OSError:
-                    break
-        raise AssertionError(f"no {marker!r} in: {self.seen}")
+                    break  # the program ended
+        if marker not in self.seen:
+            raise AssertionError(f"no {marker!r} in: {self.seen}")
+        before, _, self.seen = self.seen.partition(marker)
+        return before
 
     def send(self, line: str) -> None:
         os.write(self.master, line.encode() + b"\n")
