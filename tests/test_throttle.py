@@ -114,6 +114,14 @@ def test_the_free_tries_are_counted_before_they_are_checked(portal):
     assert verified(portal) - before == 3
 
 
+def test_a_try_whose_clock_reads_a_moment_earlier_is_not_refused(portal, clock):
+    """Another node's clock, or another thread's reading, a little behind: the window is open to it."""
+    assert _try(portal, "alice", PASSWORD, ATTACKER).status_code == 207
+    assert _try(portal, "carol", "guess", ATTACKER).status_code == 401
+    clock.advance(-0.5)
+    assert _try(portal, "carol", PASSWORD, ATTACKER).status_code == 207
+
+
 def test_a_drive_opening_many_connections_with_a_new_password_gets_in_on_all(portal):
     """Explorer maps a drive with several connections at once: one verification, no refusal."""
     before = verified(portal)

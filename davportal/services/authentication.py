@@ -29,6 +29,7 @@ from policy.throttle import EVERY_LOGIN, delay_after, network_of
 
 _logger = logging.getLogger("davportal.auth")
 CACHE_SIZE = 10_000
+OPEN = datetime(2000, 1, 1, tzinfo=timezone.utc)  # a window open to every try, whatever its clock reads
 MAX_PARALLEL_HASHES = 2
 
 
@@ -41,7 +42,7 @@ class Attempt:
     remote_addr: str
     failures: int  # this login's from this network, this try included
     taken_at: datetime
-    network_until: datetime  # the network's next try, as this try set it
+    network_until: datetime | None  # the network's next try, if this try set a wait
 
 
 class Authenticator:
@@ -173,12 +174,12 @@ class Authenticator:
         """
         network, now, auth = network_of(remote_addr), self.clock(), self.settings
         counters = ((login, auth.slowdown_after), (EVERY_LOGIN, auth.network_slowdown_after))
-        fresh = [{"login": who, "network": network, "failures": 0, "not_before": now, "last_failure_at": now}
+        fresh = [{"login": who, "network": network, "failures": 0, "not_before": OPEN, "last_failure_at": now}
                  for who, _ in counters]  # fmt: skip
         with self.sessions() as session:
             # A row another request inserted meanwhile is simply there: never a duplicate key.
             session.execute(_insert(session).values(fresh).on_conflict_do_nothing())
-            taken: list[tuple[int, datetime]] = []
+            taken: list[tuple[int, datetime | None]] = []
             for who, free in counters:
                 turn = self._take(session, who, network, free, now)
                 if turn is None:
@@ -197,7 +198,8 @@ class Authenticator:
         raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
                               headers=(("Retry-After", str(seconds)),))  # fmt: skip
 
-    def _take(self, session: Session, who: str, network: str, free: int, now: datetime) -> tuple[int, datetime] | None:
+    def _take(self, session: Session, who: str, network: str, free: int,
+              now: datetime) -> tuple[int, datetime | None] | None:  # fmt: skip
         """One try off a counter whose window is open: its failures with this try, and its next window."""
         row = (LoginThrottle.login == who) & (LoginThrottle.network == network)
         failures = session.scalar(
@@ -209,7 +211,12 @@ class Authenticator:
             return None
         # The row stays locked until the commit (on SQLite, the whole database): no other try
         # reads it between the count and the window the count sets.
-        until = now + timedelta(seconds=delay_after(failures, free=free, cap=self.settings.slowdown_max_seconds))
+        delay = delay_after(failures, free=free, cap=self.settings.slowdown_max_seconds)
+        if not delay:
+            # Still a free try: the window stays open. Set to "now", it would shut out a try
+            # whose clock reads a moment earlier (another thread, another node).
+            return failures, None
+        until = now + timedelta(seconds=delay)
         session.execute(update(LoginThrottle).where(row).values(not_before=until)
                         .execution_options(synchronize_session=False))  # fmt: skip
         return failures, until
@@ -221,13 +228,13 @@ class Authenticator:
         with self.sessions.begin() as session:
             session.execute(delete(LoginThrottle).where(LoginThrottle.login == attempt.login,
                                                         LoginThrottle.network == network))  # fmt: skip
+            # Open again, unless another try has come since and set a window of its own.
+            reopened = case((LoginThrottle.not_before == attempt.network_until, OPEN), else_=LoginThrottle.not_before)
             session.execute(
                 update(LoginThrottle)
                 .where(LoginThrottle.login == EVERY_LOGIN, LoginThrottle.network == network, LoginThrottle.failures > 0)
                 .values(failures=LoginThrottle.failures - 1,
-                        # Open again, unless another try has come since and set a window of its own.
-                        not_before=case((LoginThrottle.not_before == attempt.network_until, attempt.taken_at),
-                                        else_=LoginThrottle.not_before))
+                        not_before=LoginThrottle.not_before if attempt.network_until is None else reopened)
                 .execution_options(synchronize_session=False)
             )  # fmt: skip
             if used_app is not None:
