@@ -152,7 +152,7 @@ class Settings(Section):
         120, ge=0, description="Longest a PostgreSQL statement may run (statement_timeout); 0: no limit"
     )
     redis_url: str | None = Field(
-        None, description="Redis shared by several nodes (redis://host:port/db): WebDAV locks are kept there"
+        None, description="No longer used (WebDAV locks are kept in the database); accepted so older configs start"
     )
     redis_timeout_seconds: float = Field(
         2, gt=0, description="How long to wait for Redis to connect or answer; then a request needing it gets 503"
