@@ -155,7 +155,7 @@ class Settings(Section):
         None, description="No longer used (WebDAV locks are kept in the database); accepted so older configs start"
     )
     redis_timeout_seconds: float = Field(
-        2, gt=0, description="How long to wait for Redis to connect or answer; then a request needing it gets 503"
+        2, gt=0, description="No longer used (nothing asks Redis); accepted so older configs start"
     )
     behind_tls_proxy: bool = Field(
         False, description="Served plain HTTP behind a proxy that terminates TLS (so it may listen beyond loopback)"
