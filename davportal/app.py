@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import logging
 import sys
 from typing import Any
 
 from wsgidav import util
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from davportal.core import redis_client
 from davportal.core.errors import ConfigError
 from davportal.core.settings import Settings, settings_of
 from davportal.services.portal import PORTAL_KEY, Portal
+
+_logger = logging.getLogger("davportal")
 
 # How the portal plugs into WsgiDAV. An admin's config may not change these: they are the portal.
 WSGIDAV_WIRING: dict[str, Any] = {
@@ -50,14 +52,15 @@ WSGIDAV_WIRING: dict[str, Any] = {
     "honor_mtime_header": True,  # X-OC-Mtime on PUT: rclone and ownCloud clients keep file times
     # Explorer keeps a copied file's time by PROPPATCHing Win32LastModifiedTime.
     "hotfixes": {"emulate_win32_lastmod": True},
-    "lock_storage": True,
+    # WebDAV locks in the portal's database: every node and worker process sees the same locks,
+    # and a lock is granted atomically across all of them.
+    "lock_storage": {"class": "wsgidav_ext.lock_store.PortalLockStorage", "args": ["${application}"]},
     "property_manager": {
         "class": "wsgidav_ext.dead_properties.PortalPropertyManager",
         "args": ["${application}"],
     },
     "suppress_version_info": True,
 }
-_REDIS_TIMEOUT = Settings.model_fields["redis_timeout_seconds"].default  # validated with the rest by make_app
 # What an admin's config may set, with these defaults.
 SERVER_DEFAULTS: dict[str, Any] = {
     "server": "cheroot",
@@ -71,14 +74,7 @@ SERVER_DEFAULTS: dict[str, Any] = {
 
 def wsgidav_config(config: dict[str, Any]) -> dict[str, Any]:
     """An admin's config (host, port, TLS, logging, the `davportal:` section) with the wiring."""
-    merged = {**SERVER_DEFAULTS, **copy.deepcopy(config), **copy.deepcopy(WSGIDAV_WIRING)}
-    section = merged.get("davportal") or {}
-    if section.get("redis_url"):
-        # Locks every node sees: WsgiDAV's own Redis lock storage, on a client with timeouts.
-        timeout = section.get("redis_timeout_seconds", _REDIS_TIMEOUT)
-        merged["lock_storage"] = {"class": "wsgidav_ext.redis_locks.TimedLockStorageRedis",
-                                  "kwargs": {"url": section["redis_url"], "timeout_seconds": timeout}}  # fmt: skip
-    return merged
+    return {**SERVER_DEFAULTS, **copy.deepcopy(config), **copy.deepcopy(WSGIDAV_WIRING)}
 
 
 def make_app(config: dict[str, Any], source: str = "config") -> WsgiDAVApp:
@@ -86,9 +82,10 @@ def make_app(config: dict[str, Any], source: str = "config") -> WsgiDAVApp:
     settings = settings_of(config, source)
     check_transport(config, settings)
     check_port(config.get("port"), f"{source}: port")
-    config[PORTAL_KEY] = Portal(settings)
     if settings.redis_url:
-        redis_client.check(settings.redis_url, settings.redis_timeout_seconds)
+        _logger.warning("davportal.redis_url is no longer used: WebDAV locks are kept in the database, "
+                        "which every node shares. Remove it from %s.", source)  # fmt: skip
+    config[PORTAL_KEY] = Portal(settings)
     # WsgiDAV applies this only in its own CLI; embedded, we do it ourselves.
     util.public_wsgidav_info = "WsgiDAV"
     util.public_python_info = f"Python/{sys.version_info[0]}"

@@ -1,9 +1,8 @@
-"""Outages degrade, never freeze: Redis or the database stopped or frozen under a running portal.
+"""Outages degrade, never freeze: the database stopped or frozen under a running portal.
 
-Redis is a redis-server of the test's own (never the machine's), frozen with SIGSTOP and stopped
-by its pid; the database is reached through a TCP proxy the test closes or freezes. Nothing here
-measures time: the timeouts are made short in the config and each answer is waited for with a
-generous limit, then its status and body are checked.
+The database is reached through a TCP proxy the test closes or freezes. Nothing here measures
+time: the timeouts are made short in the config and each answer is waited for with a generous
+limit, then its status and body are checked.
 """
 
 from __future__ import annotations
@@ -11,30 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import select
-import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-import redis
 import requests
 from sqlalchemy.engine import make_url
 
-from davportal.app import make_app
-from davportal.core.outages import Unreachable
 from tests.conftest import POSTGRES_ENV, TEAM, Dav, new_database, portal_config, seed_firm, start_portal
 
 DATABASE_DOWN = "The portal cannot reach its database for the moment; please try again in a minute."
-ENTRIES = 130  # a folder as large as the one whose listing never came while Redis was down
 PATIENCE = 90  # seconds an answer (or a recovery) may take on a busy machine before the test fails
 LOCK_BODY = (b"<?xml version='1.0' encoding='utf-8'?><D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/>"
              b"</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>sam</D:owner></D:lockinfo>")  # fmt: skip
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
 
 def free_port() -> int:
@@ -51,49 +41,6 @@ def eventually(attempt: Callable[[], object], *, limit: float = PATIENCE):
         if outcome or time.monotonic() > deadline:
             return outcome
         time.sleep(0.2)
-
-
-class RedisServer:
-    """A redis-server of this test's own, on a port of its own, that the test may freeze or stop."""
-
-    def __init__(self, folder: Path, *args: str):
-        self.port = free_port()
-        self.folder = folder  # its working folder, where it writes anything it persists
-        self.args = args
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                         "--dir", str(self.folder), *self.args],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=5, socket_connect_timeout=5)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        assert eventually(answers), "redis-server did not start"
-
-    def freeze(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.kill()
-            self.process.wait(timeout=PATIENCE)
 
 
 class Proxy:
@@ -182,106 +129,31 @@ def unavailable(response: requests.Response, reason: str) -> bool:
     )
 
 
-# --- Redis stopped or frozen --------------------------------------------------------------
+# --- Redis, no longer used ------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def on_redis(redis_server, tmp_path):
-    """A running portal (SQLite) whose locks are in the test's own Redis, with a short timeout."""
+def test_a_redis_url_left_in_the_config_is_not_used(tmp_path, caplog):
+    """WebDAV locks are in the database: a config that still names a Redis (here, one that is not
+    there) starts, says once that Redis is not used, is healthy, and locks hold."""
     config = portal_config(f"sqlite:///{tmp_path}/portal.db", tmp_path / "storage",
-                           redis_url=redis_server.url, redis_timeout_seconds=0.5)  # fmt: skip
-    running = seed_firm(start_portal(config))
-    sam = running.as_user("sam")
-    folder = f"/acme/{TEAM}/"
-    for n in range(ENTRIES):
-        assert sam.put(f"{folder}file-{n:03}.pdf", b"%PDF-1.4 bytes\n").status_code == 201
+                           redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_seconds=0.5)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="davportal"):
+        running = seed_firm(start_portal(config))
     try:
-        yield running, sam, folder
+        assert [r.getMessage() for r in caplog.records if "redis_url" in r.getMessage()] == [
+            "davportal.redis_url is no longer used: WebDAV locks are kept in the database, which every node "
+            "shares. Remove it from config."]  # fmt: skip
+        assert health(running.url).text == "ok\n"
+        running.add_staff("tess")
+        sam, path = running.as_user("sam"), f"/acme/{TEAM}/report.pdf"
+        assert sam.put(path, b"v1").status_code == 201
+        taken = lock(sam, path)
+        assert taken.status_code == 200
+        assert running.as_user("tess").put(path, b"tess's").status_code == 423
+        assert sam.put(path, b"v2", headers={"If": f"({taken.headers['Lock-Token']})"}).status_code == 204
     finally:
         running.server.stop()
         running.portal.engine.dispose()
-
-
-@pytest.mark.parametrize("outage", ["frozen", "stopped"])
-def test_without_redis_reads_work_changes_answer_503_and_all_comes_back(on_redis, redis_server, outage):
-    running, sam, folder = on_redis
-    alice = running.as_user("alice")
-    locked = f"{folder}locked.pdf"
-    assert sam.put(locked, b"v1").status_code == 201
-    redis_server.freeze() if outage == "frozen" else redis_server.stop()
-    try:
-        answer = health(running.url)
-        assert answer.status_code == 503 and answer.text == "down: redis\n"
-        # Reads and listings do not need Redis: every entry is listed, each lock property says 503.
-        listing = sam.propfind(folder, timeout=PATIENCE)
-        assert listing.status_code == 207
-        assert all(f"file-{n:03}.pdf" in listing.text for n in range(ENTRIES))
-        assert "HTTP/1.1 503" in listing.text  # the lock properties: no locks can be read now
-        assert alice.names(folder) >= {f"file-{n:03}.pdf" for n in range(ENTRIES)}
-        assert alice.request("GET", f"{folder}file-000.pdf", timeout=PATIENCE).content == b"%PDF-1.4 bytes\n"
-        # What needs the locks says so, at once, in a plain sentence.
-        refused = (lock(sam, locked), sam.put(locked, b"v2", timeout=PATIENCE),
-                   sam.request("DELETE", f"{folder}file-001.pdf", timeout=PATIENCE))  # fmt: skip
-        for response in refused:
-            assert unavailable(response, "cannot reach its lock service"), (response.status_code, response.text)
-        assert alice.request("GET", locked, timeout=PATIENCE).content == b"v1"  # nothing was changed
-    finally:
-        redis_server.thaw() if outage == "frozen" else redis_server.start()
-    # Back without restarting the portal.
-    assert eventually(lambda: health(running.url).text == "ok\n")
-    assert eventually(lambda: sam.put(locked, b"v2", timeout=PATIENCE).status_code == 204)
-    taken = lock(sam, locked)
-    assert taken.status_code == 200
-    assert sam.put(locked, b"v3", headers={"If": f"({taken.headers['Lock-Token']})"}).status_code == 204
-    assert alice.request("GET", locked).content == b"v3"
-
-
-def test_a_redis_that_does_not_persist_is_named_at_start_in_one_line(redis_server, tmp_path, caplog):
-    config = portal_config(f"sqlite:///{tmp_path}/portal.db", tmp_path / "storage", redis_url=redis_server.url)
-    with caplog.at_level(logging.INFO, logger="davportal"):
-        make_app(config).config["davportal.portal"].engine.dispose()
-    warnings = [r.getMessage() for r in caplog.records if "persist" in r.getMessage()]
-    assert warnings == [f"Redis at 127.0.0.1:{redis_server.port} does not persist its data (appendonly no): "
-                        "WebDAV locks are lost when it restarts; set appendonly yes (see the README)."]  # fmt: skip
-    caplog.clear()
-    redis.Redis(port=redis_server.port).config_set("appendonly", "yes")
-    with caplog.at_level(logging.INFO, logger="davportal"):
-        make_app(config).config["davportal.portal"].engine.dispose()
-    assert not [r for r in caplog.records if "persist" in r.getMessage()]
-
-
-def test_a_redis_that_refuses_info_and_config_is_tolerated(tmp_path, caplog):
-    server = RedisServer(tmp_path, "--rename-command", "CONFIG", "", "--rename-command", "INFO", "")
-    server.start()
-    try:
-        config = portal_config(f"sqlite:///{tmp_path}/portal.db", tmp_path / "storage", redis_url=server.url)
-        with caplog.at_level(logging.INFO, logger="davportal"):
-            make_app(config).config["davportal.portal"].engine.dispose()
-        assert [r.levelname for r in caplog.records if "persists its data" in r.getMessage()] == ["INFO"]
-    finally:
-        server.stop()
-
-
-@pytest.mark.parametrize("outage", ["closed", "frozen"])
-def test_a_redis_that_cannot_be_reached_stops_the_start_naming_it(redis_server, tmp_path, outage):
-    if outage == "closed":
-        redis_server.stop()
-    else:
-        redis_server.freeze()
-    config = portal_config(f"sqlite:///{tmp_path}/portal.db", tmp_path / "storage", redis_timeout_seconds=0.5,
-                           redis_url=f"redis://:hunter2@127.0.0.1:{redis_server.port}/0")  # fmt: skip
-    with pytest.raises(Unreachable) as refused:
-        make_app(config)
-    cause = "connection refused" if outage == "closed" else "no answer in time"
-    assert refused.value.reason == f"cannot reach Redis at 127.0.0.1:{redis_server.port} ({cause})"
 
 
 # --- the database stopped or frozen (PostgreSQL behind a proxy) -------------------------------

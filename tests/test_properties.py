@@ -61,4 +61,4 @@ def test_listing_with_properties_stays_at_constant_statements(firm):
             response = sam.propfind(folder)
         assert response.status_code == 207 and "urn:test" in response.text
         counts.append(counter.count)
-    assert counts[0] == counts[1] <= 2
+    assert counts[0] == counts[1] <= 3  # the login, the dead properties, the WebDAV locks

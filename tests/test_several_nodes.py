@@ -1,4 +1,4 @@
-"""Three real nodes sharing one PostgreSQL, one Redis and one storage folder."""
+"""Three real nodes sharing one PostgreSQL database and one storage folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import redis
 import requests
 import yaml
 from sqlalchemy import create_engine, text
@@ -24,9 +23,8 @@ from tests.test_notifications import Inbox, _start_smtp
 
 pytestmark = [
     pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason="several nodes need PostgreSQL"),
-    pytest.mark.xdist_group("several-nodes"),  # one cluster, on one worker: they share a Redis database
+    pytest.mark.xdist_group("several-nodes"),  # one cluster, on one worker
 ]
-REDIS_DB = 7  # a database of its own on the machine's Redis, emptied before and after
 
 
 def _free_port() -> int:
@@ -43,7 +41,6 @@ def _davportal(*args, config: Path, stdin: str | None = None) -> subprocess.Comp
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
-    redis.Redis(db=REDIS_DB).flushdb()
     inbox = Inbox()
     smtp = _start_smtp(inbox, _free_port())
     with new_database("postgresql", folder) as database_url:
@@ -51,7 +48,6 @@ def cluster(tmp_path_factory):
         config.write_text(yaml.safe_dump({
             "davportal": {
                 "database_url": database_url, "storage_root": str(folder / "files"),
-                "redis_url": f"redis://127.0.0.1:6379/{REDIS_DB}",
                 "mail": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "claim_seconds": 60},
                 "notifications": {"digest_seconds": 0, "send_in_serve": False},
             },
@@ -80,7 +76,6 @@ def cluster(tmp_path_factory):
                     process.terminate()
                     process.wait(timeout=30)
             smtp.stop()
-            redis.Redis(db=REDIS_DB).flushdb()
 
 
 def _wait_until_healthy(process: subprocess.Popen, url: str, seconds: float = 120) -> None:
@@ -117,7 +112,11 @@ def test_a_lock_taken_on_one_node_holds_on_another(cluster):
     assert sam.put(_url(cluster, "A", path), data=b"v1").status_code == 201
     lock = sam.request("LOCK", _url(cluster, "A", path), data=LOCK, headers={"Timeout": "Second-60"})
     assert lock.status_code == 200
-    assert redis.Redis(db=REDIS_DB).keys("wsgidav-*")  # kept where every node sees it
+    token = lock.headers["Lock-Token"].strip("<>")
+    engine = create_engine(cluster["database_url"])
+    with engine.connect() as conn:  # kept where every node sees it
+        assert conn.execute(text("SELECT principal FROM dav_lock WHERE token = :t"), {"t": token}).scalar() == "sam"
+    engine.dispose()
     assert sam.put(_url(cluster, "B", path), data=b"v2").status_code == 423
     unlock = sam.request("UNLOCK", _url(cluster, "C", path), headers={"Lock-Token": lock.headers["Lock-Token"]})
     assert unlock.status_code == 204

@@ -13,6 +13,7 @@ import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from wsgidav import util
@@ -22,7 +23,7 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 from davportal.core.atomic import AtomicUpload
 from davportal.core.outages import outage_of
 from davportal.notifications import events
-from davportal.services import placing, records
+from davportal.services import locks, placing, records
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from davportal.services.shared_view import shared_view
@@ -30,6 +31,7 @@ from policy import Action, Area, Target, decide
 from policy.documents import Disposal, owner_after
 from policy.names import is_desktop_file, is_reserved, normalize
 from wsgidav_ext.live_properties import is_live_property, live_property_value, set_live_property
+from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
 
@@ -128,7 +130,6 @@ class _OnDisk:
     # From WsgiDAV's DAVResource, which every file and folder also derives from.
     get_ref_url: Callable[[], str]
     remove_all_properties: Callable[..., None]
-    remove_all_locks: Callable[..., None]
 
     def _init_disk(self, disk: Path, st: os.stat_result | None):
         self.disk = disk
@@ -161,26 +162,22 @@ class _OnDisk:
         try:
             if is_live_property(name):
                 return live_property_value(self, name)
-            value = super().get_property_value(name)
             if name == "{DAV:}lockdiscovery":
-                self._hide_others_lock_tokens(value)
-            return value
+                return self._lock_discovery()
+            return super().get_property_value(name)
         except Exception as exc:
             if outage_of(exc) is None:
                 raise
-            # Redis (the locks) or the database is down: this property answers 503 and the listing
-            # goes on; WsgiDAV would print a traceback per entry for anything but a DAVError.
+            # The database (the locks, the properties) is down: this property answers 503 and the
+            # listing goes on; WsgiDAV would print a traceback per entry for anything but a DAVError.
             raise DAVError(HTTP_SERVICE_UNAVAILABLE) from exc
 
-    def _hide_others_lock_tokens(self, discovery) -> None:
+    def _lock_discovery(self) -> Any:
         """Who holds a lock may show; its token only to the holder (a token is half a credential)."""
+        storage: PortalLockStorage = self.provider.lock_manager.storage
         actor = self.context.actor
-        holders = {lock["token"]: lock["principal"]
-                   for lock in self.provider.lock_manager.get_url_lock_list(self.get_ref_url())}  # fmt: skip
-        for active in discovery.findall("{DAV:}activelock"):
-            token = active.find("{DAV:}locktoken")
-            if token is not None and (actor is None or holders.get(token.findtext("{DAV:}href")) != actor.login):
-                active.remove(token)
+        return lock_discovery(storage.locks_on(self.get_ref_url(), self.environ), lockroot_href=self.get_href(),
+                              login=actor.login if actor else None, now=storage.clock())  # fmt: skip
 
     def set_property_value(self, name, value, *, dry_run=False):
         if is_live_property(name):
@@ -231,6 +228,10 @@ class _OnDisk:
         if disposal is Disposal.FOR_GOOD:
             self.remove_all_properties(recursive=False)
         self.remove_all_locks(recursive=self.is_collection)
+
+    def remove_all_locks(self, *, recursive: bool) -> None:
+        # In the request's transaction: the locks go with the deletion, or stay if it fails.
+        locks.remove_at(self.context.session, self.get_ref_url(), below=recursive)
 
 
 class PortalFile(_OnDisk, DAVNonCollection):
@@ -350,10 +351,11 @@ class PortalFolder(_OnDisk, DAVCollection):
                 shared = self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
                 if shared is not None:
                     members.append(shared)
+        # Every entry's dead properties and locks in one query each, for the PROPFIND that follows.
+        urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
         if self.provider.prop_manager:
-            # Every entry's dead properties in one query, for the PROPFIND that follows.
-            urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
             self.provider.prop_manager.prefetch(urls, self.environ)
+        self.provider.lock_manager.storage.prefetch(urls, self.environ)
         return members
 
     def get_member(self, name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -95,6 +95,23 @@ class DeadProperty(Base):
     url: Mapped[str] = mapped_column(String(2048), primary_key=True)  # WsgiDAV's ref URL, quoted
     name: Mapped[str] = mapped_column(String(512), primary_key=True)  # Clark notation: {ns}local
     value: Mapped[str] = mapped_column(Text)  # the property element, serialized XML
+
+
+class DavLock(Base):
+    """A WebDAV lock (LOCK), where every node and worker sees it; granted under a lock of its own.
+
+    Expired rows are ignored by every read and removed by the next grant.
+    """
+
+    __tablename__ = "dav_lock"
+    token: Mapped[str] = mapped_column(String(128), primary_key=True)  # "opaquelocktoken:…": shown to its holder only
+    root: Mapped[str] = mapped_column(String(2048), index=True)  # WsgiDAV's ref URL, quoted, no trailing "/"
+    scope: Mapped[str] = mapped_column(String(16))  # exclusive, shared
+    depth: Mapped[str] = mapped_column(String(16))  # 0, infinity
+    owner: Mapped[bytes] = mapped_column(LargeBinary)  # the client's <owner> element, as it sent it
+    principal: Mapped[str] = mapped_column(String(128))  # the login that took it
+    timeout: Mapped[float] = mapped_column(Float)  # seconds granted (capped by limits.lock_timeout_seconds)
+    expire: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
 
 
 class AuditEvent(Base):

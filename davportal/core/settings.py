@@ -152,10 +152,10 @@ class Settings(Section):
         120, ge=0, description="Longest a PostgreSQL statement may run (statement_timeout); 0: no limit"
     )
     redis_url: str | None = Field(
-        None, description="Redis shared by several nodes (redis://host:port/db): WebDAV locks are kept there"
+        None, description="No longer used (WebDAV locks are kept in the database); accepted so older configs start"
     )
     redis_timeout_seconds: float = Field(
-        2, gt=0, description="How long to wait for Redis to connect or answer; then a request needing it gets 503"
+        2, gt=0, description="No longer used (nothing asks Redis); accepted so older configs start"
     )
     behind_tls_proxy: bool = Field(
         False, description="Served plain HTTP behind a proxy that terminates TLS (so it may listen beyond loopback)"

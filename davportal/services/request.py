@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from davportal.core import paths
 from davportal.core.models import Version
 from davportal.services.documents import Facts
+from davportal.services.locks import HeldLock
 from davportal.services.portal import Portal
 from policy import Actor, RuleBook, Target
 
@@ -39,6 +40,7 @@ class RequestContext:
     seen: dict[tuple[str, ...], dict[str, list[tuple[str, datetime]]]] = field(default_factory=dict)
     shared_views: dict[str, dict[str, str]] = field(default_factory=dict)
     dead_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+    locks: dict[str, list[HeldLock]] = field(default_factory=dict)  # WebDAV locks on a listing's URLs
     versions: dict[tuple[str, ...], dict[str, list[Version]]] = field(default_factory=dict)
 
     @classmethod

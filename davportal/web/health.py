@@ -1,9 +1,9 @@
-"""A health check for load balancers: the database, Redis (when used) and the storage answer.
+"""A health check for load balancers: the database and the storage answer.
 
 Answers without authentication and says nothing but "ok" or which part is down. `davportal
 serve` answers it on a thread of its own (davportal.connections), so a node whose workers are all
 busy still says whether it is up. It answers within `HEALTH_SECONDS` whatever hangs: each part is
-asked on a thread of its own, and a part that has not answered by then is down (a frozen Redis,
+asked on a thread of its own, and a part that has not answered by then is down (a frozen
 database or network file system). A part still not answering is not asked again until it does.
 """
 
@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
-from davportal.core import redis_client
 from davportal.services.portal import Portal
 from davportal.web.render import WEB
 
@@ -42,17 +41,6 @@ def _database(portal: Portal) -> None:
 def _storage(portal: Portal) -> None:
     if not os.access(portal.storage.root, os.R_OK | os.W_OK | os.X_OK):
         raise OSError("the storage folder cannot be read and written")
-
-
-def _redis(portal: Portal) -> None:
-    settings = portal.settings
-    assert settings.redis_url is not None  # asked only when there is one
-    client = redis_client.connect(settings.redis_url, min(settings.redis_timeout_seconds, HEALTH_SECONDS),
-                                  breaker=False)  # fmt: skip
-    try:
-        client.ping()
-    finally:
-        client.close()
 
 
 class _Probe:
@@ -81,8 +69,6 @@ class _Probes:
 
     def run(self) -> list[str]:
         parts: dict[str, Callable[[Portal], None]] = {"database": _database, "storage": _storage}
-        if self.portal.settings.redis_url:
-            parts["redis"] = _redis
         with self._lock:
             for name, ask in parts.items():
                 probe = self._asking.get(name)
