@@ -20,7 +20,7 @@ import click
 from davportal.app import check_port, wsgidav_config
 from davportal.core.errors import PortalError
 from davportal.core.models import Account
-from davportal.core.outages import DATABASE, Unreachable, database_at, outage_of, redis_at, without_secrets
+from davportal.core.outages import Unreachable, database_at, outage_of, without_secrets
 from davportal.core.paths import ref_url, split_path
 from davportal.core.settings import CONFIG_ENV, load_config, settings_of
 from davportal.demo import create_demo_firm
@@ -49,7 +49,7 @@ _config_option = click.option(
 
 
 def command(group, name=None, **kwargs):
-    """A subcommand that takes --config and turns a refused operation, or a database, Redis,
+    """A subcommand that takes --config and turns a refused operation, or a database,
     folder or port it cannot use, into one line on stderr and exit 1 (the traceback too with
     `davportal --debug`)."""
 
@@ -85,8 +85,7 @@ def one_line(exc: Exception, config: dict, source: str) -> str:
     if isinstance(exc, PortalError):
         line = exc.reason
     elif outage is not None:
-        url = (settings.database_url if outage.service == DATABASE else settings.redis_url) if settings else None
-        line = outage.line((database_at if outage.service == DATABASE else redis_at)(url) if url else "")
+        line = outage.line(database_at(settings.database_url) if settings else "")
     elif isinstance(exc, OSError) and exc.strerror:
         line = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     else:

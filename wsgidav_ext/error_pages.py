@@ -14,7 +14,7 @@ from wsgidav.dav_error import HTTP_NO_CONTENT, HTTP_NOT_MODIFIED, DAVError, get_
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import PortalError
-from davportal.core.outages import DATABASE, database_at, outage_of, redis_at
+from davportal.core.outages import database_at, outage_of
 from davportal.core.settings import Settings
 from davportal.services.portal import Portal
 from wsgidav_ext.guard import CACHE_CONTROL
@@ -86,8 +86,8 @@ def error_response(exc: Exception, environ: dict, settings: Settings) -> tuple[s
             body = exc.err_condition.as_string().encode()
             return status, _headers("application/xml; charset=utf-8", body) + extra_headers, body
     elif (outage := outage_of(exc)) is not None:
-        # The database or Redis is down or too slow: the client may retry; the log says which, one line.
-        where = database_at(settings.database_url) if outage.service == DATABASE else redis_at(settings.redis_url or "")
+        # The database is down or too slow: the client may retry; the log says where, in one line.
+        where = database_at(settings.database_url)
         _logger.warning("%s %s answered 503: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                         outage.line(where))  # fmt: skip
         unavailable = outage.error(where)

@@ -1,4 +1,4 @@
-"""When the database or Redis cannot be reached, or is too busy: what that means, in one line.
+"""When the database cannot be reached, or is too busy: what that means, in one line.
 
 A request that meets an outage answers 503 with a plain reason and `Retry-After`
 (`wsgidav_ext.error_pages`); a command, and the start of `davportal serve`, says one line naming
@@ -16,9 +16,7 @@ import socket
 import sqlite3
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
-import redis
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -26,7 +24,6 @@ from davportal.core.errors import PortalError
 
 RETRY_AFTER_SECONDS = 60  # what a 503 tells the client; "in a minute", as its reason says
 DATABASE = "the database"
-REDIS = "Redis"
 
 # PostgreSQL's SQLSTATEs (class or code) of a server that is there but cannot answer now.
 _BUSY_SQLSTATES = ("57014", "55P03", "40", "53")  # statement timeout, lock wait, rollback, resources
@@ -48,16 +45,13 @@ class Unreachable(PortalError):
 
 @dataclass(frozen=True)
 class Outage:
-    service: str  # DATABASE or REDIS
+    service: str  # DATABASE: the one service the portal cannot do without
     busy: bool  # there, but did not answer in time (vs. not reachable at all)
     cause: str  # "connection refused", "connection timeout expired"…: for the log and the command line
 
     @property
     def reason(self) -> str:
         """What a client reads."""
-        if self.service == REDIS:
-            return ("The portal cannot reach its lock service for the moment, so documents cannot be changed; "
-                    "please try again in a minute. Reading them still works.")  # fmt: skip
         if self.busy:
             return "The portal's database is too busy to answer for the moment; please try again in a minute."
         return "The portal cannot reach its database for the moment; please try again in a minute."
@@ -91,10 +85,6 @@ def outage_of(exc: BaseException) -> Outage | None:
 
 
 def _outage(exc: BaseException) -> Outage | None:
-    if isinstance(exc, redis.TimeoutError):
-        return Outage(REDIS, False, "no answer in time")
-    if isinstance(exc, redis.ConnectionError):
-        return Outage(REDIS, False, _redis_cause(str(exc)))
     if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection in use for the whole wait
         return Outage(DATABASE, True, "no free connection in the pool")
     if not isinstance(exc, sa_exc.DBAPIError):
@@ -125,12 +115,6 @@ def _database_cause(message: str) -> str:
     first = first.rsplit(" failed: ", 1)[-1]
     first = re.sub(r"^(FATAL|ERROR):\s*", "", first)
     return _plain(first)
-
-
-def _redis_cause(message: str) -> str:
-    """redis-py's `Error 111 connecting to 127.0.0.1:6390. Connection refused.` → `connection refused`."""
-    found = re.search(r"connecting to \S+?\.\s+(.*?)\.?$", message)
-    return _plain(found.group(1) if found else message.rstrip("."))
 
 
 def cause_of(exc: BaseException) -> str:
@@ -174,16 +158,6 @@ def database_at(url: str) -> str:
     port = parsed.port or default_ports.get(parsed.get_backend_name())
     host = parsed.host or "the local socket"
     return f"{host}:{port}" if port and parsed.host else host
-
-
-def redis_at(url: str) -> str:
-    """Where Redis is, without credentials: `host:port`."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        return "the configured URL"
-    return f"{parts.hostname or '127.0.0.1'}:{port}"
 
 
 def cannot_use(what: str, where: object, exc: OSError) -> Unreachable:
