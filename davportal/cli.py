@@ -648,15 +648,23 @@ def notify_status(config, source):
     portal = _portal(config, source)
     settings = portal.settings
     with portal.sessions() as session:
-        counts, messages = outbox.listing(session)
+        found = outbox.listing(session)
         heard = events.who_hears_of_uploads(session, settings.notifications)
     statuses = (outbox.PENDING, outbox.SENT, outbox.FAILED)
-    click.echo(", ".join(f"{counts.get(status, 0)} {status}" for status in statuses))
-    for message in messages:
+    click.echo(", ".join(f"{found.counts.get(status, 0)} {status}" for status in statuses))
+    if found.waiting:
+        notices = sum(waiting.notices for waiting in found.waiting)
+        click.echo(f"{len(found.waiting)} of the pending not yet composed: {notices} notice(s) waiting for "
+                   "their recipient's digest")  # fmt: skip
+    for message in found.messages:
         if message.status == outbox.SENT:
             continue
         error = f"\t{message.last_error}" if message.last_error else ""
         click.echo(f"{message.id}\t{message.status}\t{message.recipient}\t{message.attempts} attempt(s){error}")
+    for waiting in found.waiting:
+        since = waiting.since.isoformat(timespec="seconds")
+        click.echo(f"-\t{outbox.PENDING}\t{waiting.recipient}\t{waiting.notices} notice(s) since {since}, "
+                   "not yet composed")  # fmt: skip
     if settings.mail.host is None:
         click.echo("Warning: no mail server is configured (mail.host): emails wait in the outbox.", err=True)
     if not settings.notifications.enabled:
