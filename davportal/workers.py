@@ -53,8 +53,8 @@ class Supervisor:
                 on_ready()
             self._supervise()
             _logger.info("Stopping the %d worker(s).", len(self.workers))
-            self._stop_all()
         finally:
+            self._stop_all()  # also when the parent fails: no worker is left behind
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _WATCHED)
 
     def _supervise(self) -> None:
@@ -62,7 +62,12 @@ class Supervisor:
             now = time.monotonic()
             while self._due and self._due[0] <= now:
                 self._due.pop(0)
-                self._start()
+                try:
+                    self._start()
+                except OSError as exc:  # no process to be had just now (EAGAIN, ENOMEM): later
+                    _logger.error("Could not start a worker (%s); trying again in %g s.", exc, _LONGEST_PAUSE)
+                    self._due.append(now + _LONGEST_PAUSE)
+                    self._due.sort()
             timeout = self._due[0] - now if self._due else 3600.0
             received = signal.sigtimedwait(_WATCHED, max(0.0, timeout))
             if received and received.si_signo in STOP_SIGNALS:
