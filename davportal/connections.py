@@ -437,16 +437,18 @@ class GatedServer(wsgi.Server):
         for family, kind, proto, _, address in socket.getaddrinfo(
             host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
         ):
+            # cheroot's own socket options (SO_REUSEADDR, TCP_NODELAY, dual-stack IPv6)
+            sock = self.prepare_socket(self.bind_addr, family, kind, proto, self.nodelay, self.ssl_adapter,
+                                       self.reuse_port)  # fmt: skip
             try:
-                sock = super().bind(family, kind, proto)  # cheroot's socket options, and the real port
+                self.bind_socket(sock, self.bind_addr)
             except OSError as exc:
                 problems += f" -- ({address}: {exc})"
-                if self.socket:
-                    self.socket.close()
-                self.socket = None
+                sock.close()
                 continue
             sock.listen(self.request_queue_size)
             self.listener = sock
+            self.bind_addr = self.resolve_real_bind_addr(sock)  # the port chosen for port 0
             return sock
         raise OSError(problems)
 

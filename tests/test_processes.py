@@ -326,6 +326,19 @@ def test_one_worker_is_todays_single_process(fresh_database_url, tmp_path, inbox
         _stop(process)
 
 
+def test_a_port_in_use_is_one_line_with_workers_too(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*_console("davportal"), "serve", "--workers", "4", "--port", str(port)], cwd=tmp_path,
+                                env={**os.environ, "DAVPORTAL_CONFIG": "", "DAVPORTAL_DATABASE_URL": ""},
+                                capture_output=True, text=True, timeout=LIMIT)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"davportal: cannot listen on 127.0.0.1:{port} (address already in use)"
+    assert "Worker" not in result.stderr  # none was started
+
+
 def test_the_listen_backlog_is_one_setting(tmp_path):
     from davportal.core.errors import ConfigError
     from davportal.core.settings import Settings
