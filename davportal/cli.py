@@ -129,25 +129,33 @@ def init(config, source):
 @click.option("--host", help="Address to listen on (default from the config: 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on, 0 to 65535 (default from the config: 8080).")
 @click.option("--demo", is_flag=True, help="Also create a demo firm and print its logins.")
-def serve(config, source, host, port, demo):
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (each with server_args.numthreads threads); about one per core.",
+)
+def serve(config, source, host, port, demo, workers):
     """Serve the portal over WebDAV."""
     if port is not None:
         check_port(port, "--port")
     config = wsgidav_config(config)
     config["host"] = host or config["host"]
     config["port"] = port if port is not None else config["port"]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
     logins = create_demo_firm(_portal(config, source)) if demo else []
 
     def ready(url):
-        click.echo(f"davportal is serving {url} (config: {source}). Stop with Ctrl-C.")
+        processes = f", {workers} worker processes" if workers > 1 else ""
+        click.echo(f"davportal is serving {url} (config: {source}{processes}). Stop with Ctrl-C.")
         if logins:
             click.echo("\nDemo firm: map the URL above as a network drive and sign in as")
             for entry in logins:
                 click.echo(f"  {entry.login:<8} password {entry.password:<14} {entry.who}")
         sys.stdout.flush()
 
-    run_server(config, source, on_ready=ready)
+    run_server(config, source, on_ready=ready, workers=workers)
 
 
 @main.group()
@@ -647,15 +655,23 @@ def notify_status(config, source):
     portal = _portal(config, source)
     settings = portal.settings
     with portal.sessions() as session:
-        counts, messages = outbox.listing(session)
+        found = outbox.listing(session)
         heard = events.who_hears_of_uploads(session, settings.notifications)
     statuses = (outbox.PENDING, outbox.SENT, outbox.FAILED)
-    click.echo(", ".join(f"{counts.get(status, 0)} {status}" for status in statuses))
-    for message in messages:
+    click.echo(", ".join(f"{found.counts.get(status, 0)} {status}" for status in statuses))
+    if found.waiting:
+        notices = sum(waiting.notices for waiting in found.waiting)
+        click.echo(f"{len(found.waiting)} of the pending not yet composed: {notices} notice(s) waiting for "
+                   "their recipient's digest")  # fmt: skip
+    for message in found.messages:
         if message.status == outbox.SENT:
             continue
         error = f"\t{message.last_error}" if message.last_error else ""
         click.echo(f"{message.id}\t{message.status}\t{message.recipient}\t{message.attempts} attempt(s){error}")
+    for waiting in found.waiting:
+        since = waiting.since.isoformat(timespec="seconds")
+        click.echo(f"-\t{outbox.PENDING}\t{waiting.recipient}\t{waiting.notices} notice(s) since {since}, "
+                   "not yet composed")  # fmt: skip
     if settings.mail.host is None:
         click.echo("Warning: no mail server is configured (mail.host): emails wait in the outbox.", err=True)
     if not settings.notifications.enabled:

@@ -421,12 +421,44 @@ class GatedServer(wsgi.Server):
 
     ConnectionClass = GatedConnection
     _connections: Any  # cheroot's ConnectionManager, until prepare() puts the Gate in its place
+    listener: socket.socket | None = None  # see open_listener
 
     def __init__(self, bind_addr, wsgi_app, limits: Limits, max_head_bytes: int, **server_args):
         super().__init__(bind_addr, wsgi_app, **server_args)
         self.limits = limits
         self.max_request_header_size = max_head_bytes
         self.health_lane = HealthLane(self)
+
+    def open_listener(self) -> socket.socket:
+        """Bind and listen now, once, for processes forked from this one that each serve the same
+        socket (`davportal serve --workers`): each one's `prepare` then takes it as it is."""
+        host, port = self.bind_addr
+        problems = "No socket could be created"  # cheroot's own words, as when it binds in prepare()
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        ):
+            # cheroot's own socket options (SO_REUSEADDR, TCP_NODELAY, dual-stack IPv6)
+            sock = self.prepare_socket(self.bind_addr, family, kind, proto, self.nodelay, self.ssl_adapter,
+                                       self.reuse_port)  # fmt: skip
+            try:
+                self.bind_socket(sock, self.bind_addr)
+            except OSError as exc:
+                problems += f" -- ({address}: {exc})"
+                sock.close()
+                continue
+            sock.listen(self.request_queue_size)
+            self.listener = sock
+            self.bind_addr = self.resolve_real_bind_addr(sock)  # the port chosen for port 0
+            return sock
+        raise OSError(problems)
+
+    def bind(self, family, type, proto=0):
+        if self.listener is None:
+            return super().bind(family, type, proto)
+        # Bound and listening already (in the parent): the listen queue is shared by every worker.
+        self.socket = self.listener
+        self.bind_addr = self.resolve_real_bind_addr(self.listener)
+        return self.listener
 
     def prepare(self) -> None:
         super().prepare()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
 from typing import Any
 
@@ -14,16 +15,13 @@ from davportal.app import make_app, portal_of
 from davportal.connections import GatedConnection, GatedServer, PacedRequest
 from davportal.core.errors import ConfigError
 from davportal.core.outages import Unreachable, cannot_use
-from davportal.notifications.worker import Sender
-from davportal.services.janitor import Janitor
+from davportal.services.housekeeping import Housekeeping
+from davportal.workers import Supervisor
 
 _logger = logging.getLogger("davportal")
 
 
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; cheroot's own default is unlimited
-# Connections the kernel completes before the server accepts them; cheroot's 5 turns a burst of
-# new connections (a browser, a drive, a flood) into one-second SYN retries for everyone else.
-LISTEN_QUEUE = 128
 SINGLE_HEADERS = (b"Content-Length", b"Transfer-Encoding")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
@@ -92,24 +90,28 @@ class ClosingGateway(wsgi.Gateway_10):
         return write
 
 
-def wsgi_server(bind_addr: tuple[str, int], app, **server_args) -> wsgi.Server:
+def wsgi_server(bind_addr: tuple[str, int], app, **server_args) -> GatedServer:
     """cheroot, hardened: a worker is taken only by a complete request head (slow clients wait,
     and are timed out, in the selector thread), bodies keep a pace, and the health check has a
     thread of its own; the limits are the app's `davportal.limits`."""
     limits = portal_of(app).settings.limits
-    server_args = {"request_queue_size": LISTEN_QUEUE, **server_args}
+    # The listen queue: cheroot's own 5 turns a burst of new connections (a browser, a drive, a
+    # flood) into one-second SYN retries for everyone else.
+    server_args = {**server_args, "request_queue_size": limits.listen_backlog}
     http = GatedServer(bind_addr, app, limits, MAX_HEADER_BYTES, server_name="davportal", **server_args)
     http.gateway = ClosingGateway
     http.ConnectionClass = StrictConnection
     return http
 
 
-def build_server(config: dict[str, Any], source: str = "config") -> wsgi.Server:
+def build_server(config: dict[str, Any], source: str = "config") -> GatedServer:
     if config.get("ssl_certificate") and (config.get("ssl_adapter") or "builtin") != "builtin":
         # The TLS handshake runs step by step in the selector thread, which needs Python's ssl.
         raise ConfigError(f"{source}: ssl_adapter must be builtin (or left out).")
-    app = make_app(config, source)
     server_args = {"numthreads": 10, **(config.get("server_args") or {})}
+    if "request_queue_size" in server_args:
+        raise ConfigError(f"{source}: server_args.request_queue_size: set davportal.limits.listen_backlog instead.")
+    app = make_app(config, source)
     server = wsgi_server((config["host"], int(config["port"])), app, **server_args)
     if config.get("ssl_certificate"):
         adapter = get_ssl_adapter_class("builtin")
@@ -129,29 +131,46 @@ def base_url(config: dict[str, Any], server: wsgi.Server | None = None) -> str:
     return f"{scheme}://{host}:{port}/"
 
 
-def serve(config: dict[str, Any], source: str = "config", on_ready=None) -> None:
+def serve(config: dict[str, Any], source: str = "config", on_ready=None, *, workers: int = 1) -> None:
+    """Serve until stopped: in this process, or (`workers` > 1) in that many forked from it."""
     server = build_server(config, source)
     try:
-        server.prepare()  # binds now, so the URL printed is the one that answers
+        if workers > 1:
+            server.open_listener()  # binds now, once for every worker, so the URL printed is the one that answers
+        else:
+            server.prepare()  # binds now, so the URL printed is the one that answers
     except OSError as exc:  # cheroot words it "No socket could be created -- ((host, port): [Errno 98] …)"
         causes = re.findall(r"\[Errno -?\d+\] ([^)]+)", str(exc))
         cause = causes[-1] if causes else exc.strerror or str(exc)
         raise Unreachable(f"cannot listen on {base_url(config).split('://')[1].rstrip('/')} "
                           f"({cause[:1].lower() + cause[1:]})") from exc  # fmt: skip
-    portal = portal_of(server.wsgi_app)
-    janitor = Janitor(portal)
-    janitor.start()
-    sender = Sender(portal) if portal.settings.notifications.send_in_serve else None
-    if sender:
-        sender.start()
+    if workers > 1:
+        # The workers open database connections of their own; none is shared across a fork.
+        portal_of(server.wsgi_app).engine.dispose()
+        ready = (lambda: on_ready(base_url(config, server))) if on_ready else None
+        Supervisor(workers, lambda: serve_here(server)).run(on_ready=ready)
+        return
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_as_on_ctrl_c)  # systemd's stop, say: finish the requests in hand
     if on_ready:
         on_ready(base_url(config, server))
+    serve_here(server, prepared=True)
+
+
+def _stop_as_on_ctrl_c(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_here(server: wsgi.Server, *, prepared: bool = False) -> None:
+    """Serve in this process until interrupted, competing for the node's housekeeping."""
+    if not prepared:
+        server.prepare()
+    housekeeping = Housekeeping(portal_of(server.wsgi_app))
+    housekeeping.start()
     try:
         server.serve()
     except KeyboardInterrupt:
         _logger.info("Stopping.")
     finally:
-        janitor.stop()
-        if sender:
-            sender.stop()
+        housekeeping.stop()
         server.stop()

@@ -268,6 +268,21 @@ def test_wrong_smtp_credentials_fail_visibly(fresh_portal, smtp_port, tmp_path):
     assert "1 pending" in _cli(running, tmp_path, "notify", "status").stdout
 
 
+def test_status_counts_notices_not_yet_composed_as_pending(firm_mail, inbox, tmp_path):
+    sam = firm_mail.as_user("sam")
+    for n in range(3):
+        assert sam.put(f"/acme/{TEAM}/letter-{n}.pdf", b"%PDF").status_code == 201
+    status = _cli(firm_mail, tmp_path, "notify", "status").stdout
+    # Within the digest window: three notices each for alice and carol, which become one email each.
+    assert "2 pending, 0 sent, 0 failed" in status
+    assert "2 of the pending not yet composed: 6 notice(s) waiting for their recipient's digest" in status
+    for address in ("alice@acme.example", "carol@acme.example"):
+        assert f"-\tpending\t{address}\t3 notice(s) since " in status
+    assert _send(firm_mail).delivery.sent == 2
+    status = _cli(firm_mail, tmp_path, "notify", "status").stdout
+    assert "0 pending, 2 sent, 0 failed" in status and "not yet composed" not in status
+
+
 def _config_file(running, tmp_path: Path, **extra) -> Path:
     config = tmp_path / "davportal.yaml"
     settings = running.portal.settings

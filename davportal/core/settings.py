@@ -49,7 +49,7 @@ class Uploads(Section):
         DEFAULT_EXTENSIONS, description='File types accepted, by extension; ["*"] accepts any'
     )
     stale_partial_seconds: float = Field(
-        300, ge=0, description="Unfinished uploads idle this long are removed at start"
+        300, ge=0, description="Unfinished uploads idle this long are removed (at start and with each purge)"
     )
 
     @field_validator("allowed_extensions")
@@ -83,11 +83,17 @@ class Limits(Section):
         30, ge=0, description="How long a body may arrive slowly at first: its pace is counted from then"
     )
     keepalive_seconds: float = Field(15, gt=0, description="An idle kept-alive connection is closed after this")
+    # The kernel caps it at net.core.somaxconn; gunicorn has its own (--backlog).
+    listen_backlog: int = Field(
+        128, ge=1, description="Connections the system completes and queues until a worker takes one"
+    )
 
 
 class Trash(Section):
     retention_days: float = Field(30, ge=0, description="How long deleted documents can be restored")
-    purge_every_seconds: float = Field(3600, gt=0, description="How often `davportal serve` purges the trash")
+    purge_every_seconds: float = Field(
+        3600, gt=0, description="How often the trash, old versions and unfinished uploads are purged"
+    )
 
 
 class Versions(Section):
@@ -116,7 +122,9 @@ class Notifications(Section):
     staff_on_client_upload: bool = Field(True, description="Tell staff when a client uploads")
     staff_address: str | None = Field(None, description="Where staff hear of uploads (besides assigned staff)")
     public_url: str = Field("http://127.0.0.1:8080/", description="The portal's address, for links in emails")
-    send_in_serve: bool = Field(True, description="`davportal serve` also sends the emails")
+    send_in_serve: bool = Field(
+        True, description="The server (`davportal serve` or davportal.wsgi:app) also sends the emails"
+    )
 
 
 class Antivirus(Section):

@@ -17,7 +17,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import NotFound
-from davportal.core.models import OutboxMessage, utcnow
+from davportal.core.models import Notice, OutboxMessage, utcnow
 from davportal.core.outages import cause_of
 from davportal.core.settings import Mail
 
@@ -111,9 +111,31 @@ def retry(session: Session, message_id: int) -> None:
     message.status, message.attempts, message.next_attempt_at, message.claimed_until = PENDING, 0, utcnow(), None
 
 
-def listing(session: Session, *, limit: int = 50) -> tuple[dict[str, int], list[OutboxMessage]]:
-    """Counts by status, and the messages an admin should look at (failed, then pending)."""
+@dataclass
+class Waiting:
+    """A recipient's notices not yet composed: one email, once their digest window has passed."""
+
+    recipient: str
+    notices: int
+    since: datetime
+
+
+@dataclass
+class Listing:
+    counts: dict[str, int]  # emails by status; pending counts those still to be composed too
+    messages: list[OutboxMessage]  # what an admin should look at: failed, then pending
+    waiting: list[Waiting]  # by recipient, the oldest first
+
+
+def listing(session: Session, *, limit: int = 50) -> Listing:
     counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
     order = case((OutboxMessage.status == FAILED, 0), (OutboxMessage.status == PENDING, 1), else_=2)
     rows = session.scalars(select(OutboxMessage).order_by(order, OutboxMessage.id.desc()).limit(limit)).all()
-    return counts, list(rows)
+    first = func.min(Notice.created_at)
+    waiting = [Waiting(recipient, notices, since) for recipient, notices, since in session.execute(
+        select(Notice.recipient, func.count(), first).where(Notice.message_id.is_(None))
+        .group_by(Notice.recipient).order_by(first)
+    )]  # fmt: skip
+    # A recipient's waiting notices all go in one email (a digest): that email is pending too.
+    counts[PENDING] = counts.get(PENDING, 0) + len(waiting)
+    return Listing(counts, list(rows), waiting)

@@ -1,4 +1,7 @@
-"""Housekeeping that runs inside `davportal serve`: the trash and old versions are purged on a schedule."""
+"""The janitor: the trash, old versions and unfinished uploads are purged on a schedule.
+
+It runs in one process per node (see `davportal.services.housekeeping`).
+"""
 
 from __future__ import annotations
 
@@ -19,18 +22,28 @@ class Janitor(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        while not self._stopped.wait(self.portal.settings.trash.purge_every_seconds):
+            self.purge()
+
+    def purge(self) -> None:
+        """One round: each part is tried again next round if it fails, and never stops the others."""
         settings, kept = self.portal.settings.trash, self.portal.settings.versions
         retention = versions.Retention(kept.keep, kept.keep_days)
-        while not self._stopped.wait(settings.purge_every_seconds):
-            try:
-                with self.portal.sessions.begin() as session:
-                    purged = trash.purge(session, self.portal.storage,
-                                         older_than=timedelta(days=settings.retention_days))  # fmt: skip
-                    old = versions.purge(session, self.portal.storage, retention)
-                if purged or old:
-                    _logger.info("Purged %d item(s) from the trash and %d earlier version(s).", purged, old)
-            except Exception as exc:
-                log_failure(_logger, exc, "Purging the trash and old versions failed; it will be tried again.")
+        try:
+            with self.portal.sessions.begin() as session:
+                purged = trash.purge(session, self.portal.storage,
+                                     older_than=timedelta(days=settings.retention_days))  # fmt: skip
+                old = versions.purge(session, self.portal.storage, retention)
+            if purged or old:
+                _logger.info("Purged %d item(s) from the trash and %d earlier version(s).", purged, old)
+        except Exception as exc:
+            log_failure(_logger, exc, "Purging the trash and old versions failed; it will be tried again.")
+        try:
+            # Uploads a crashed or killed server left half-written; those still arriving (on this
+            # node or another sharing the storage) keep being written to, and are left alone.
+            self.portal.sweep()
+        except Exception as exc:
+            log_failure(_logger, exc, "Removing unfinished uploads failed; it will be tried again.")
 
     def stop(self) -> None:
         self._stopped.set()

@@ -7,6 +7,8 @@ WsgiDAV in its config, where every adapter finds it with `Portal.of(config)`.
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -33,6 +35,7 @@ class Portal:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.engine = self._database(settings)
+        _engines.add(self.engine)
         self.sessions = session_factory(self.engine)
         self.storage = Storage(settings.storage_root)
         try:
@@ -87,7 +90,7 @@ class Portal:
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)
         if removed:
-            _logger.warning("Removed %d unfinished upload(s) left by an earlier stop.", removed)
+            _logger.warning("Removed %d unfinished upload(s) left by a server that stopped mid-upload.", removed)
 
     @staticmethod
     def of(config: dict[str, Any]) -> Portal:
@@ -96,3 +99,17 @@ class Portal:
         if not isinstance(portal, Portal):
             raise ConfigError("The portal runs through `davportal serve` or davportal.wsgi:app (see the README).")
         return portal
+
+
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _fresh_pools_after_fork() -> None:
+    # A process forked from one with a Portal (a worker of `davportal serve --workers`, a gunicorn
+    # worker under --preload) opens connections of its own: a database connection used by two
+    # processes mixes their conversations. The parent's are left open for the parent.
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_fresh_pools_after_fork)
