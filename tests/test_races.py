@@ -225,3 +225,17 @@ def test_two_nodes_sharing_database_and_storage_hold_the_name_between_them(fresh
         for node in (first, second):
             node.server.stop()
             node.portal.engine.dispose()
+
+
+def test_a_burst_of_new_connections_is_queued_not_reset(firm):
+    """Thirty clients connecting at the same moment, five uploads each: every connection is
+    accepted (the listen queue holds them), none is reset."""
+    sam = firm.as_user("sam")
+    assert sam.request("MKCOL", f"/acme/{TEAM}/Burst/").status_code == 201
+
+    def client(i):
+        dav = firm.as_user("sam")  # a connection of its own, opened at the barrier
+        return [dav.put(f"/acme/{TEAM}/Burst/{i}-{n}.txt", b"x").status_code for n in range(5)]
+
+    results = _together(*(lambda i=i: client(i) for i in range(30)))
+    assert [status for statuses in results for status in statuses] == [201] * 150
