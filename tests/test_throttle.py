@@ -48,7 +48,7 @@ def clock():
 
 def on_clock(running, clock):
     portal = running.portal
-    portal.authenticator = Authenticator(portal.sessions, portal.settings.auth, clock=clock)
+    portal.authenticator = Authenticator(portal.sessions, portal.settings.auth, portal.recent, clock=clock)
     return running
 
 

@@ -159,6 +159,13 @@ class Settings(Section):
     database_statement_seconds: float = Field(
         120, ge=0, description="Longest a PostgreSQL statement may run (statement_timeout); 0: no limit"
     )
+    database_cache_seconds: float = Field(
+        1,
+        ge=0,
+        le=1,
+        description="How long a node reuses a login's account or a client's matter type it read; "
+        "a change made through the portal is seen at once (0: read them on every request)",
+    )
     redis_url: str | None = Field(
         None, description="No longer used (WebDAV locks are kept in the database); accepted so older configs start"
     )

@@ -1,4 +1,4 @@
-"""Basic-auth checks against the database: one SQL statement per request, argon2 only when needed."""
+"""Basic-auth checks against the database: the login's row read once a second per node, argon2 only when needed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
 from davportal.core.models import Account, AppPassword, LoginThrottle, Membership, utcnow
+from davportal.core.recent import Recent
 from davportal.core.settings import Auth
 from davportal.services.passwords import verify
 from davportal.services.two_factor import APP_PASSWORD, mark_used
@@ -46,10 +48,11 @@ class Attempt:
 
 
 class Authenticator:
-    def __init__(self, sessions: sessionmaker[Session], settings: Auth, *,
+    def __init__(self, sessions: sessionmaker[Session], settings: Auth, recent: Recent, *,
                  clock: Callable[[], datetime] = utcnow):  # fmt: skip
         self.sessions = sessions
         self.settings = settings
+        self.recent = recent
         # The throttle's time: wall time, since nodes share it through the database; tests advance it.
         self.clock = clock
         self._secret = secrets.token_bytes(32)
@@ -71,15 +74,11 @@ class Authenticator:
             self._verify(login, None, password)
             return None
         app = APP_PASSWORD.match(password)
-        account, clients, app_hash = self._load(login, int(app.group(1)) if app else None)
+        app_id = int(app.group(1)) if app else None
+        account, clients, app_hash = self._load(login, app_id)
         usable = account is not None and not account.disabled
-        if app_hash is not None:
-            assert app is not None  # an app password's hash is loaded only for one
-            stored, secret = app_hash, app.group(2)
-        elif usable and account is not None and account.totp_secret and not web:
-            stored, secret = None, password  # the main password does not open WebDAV any more
-        else:
-            stored, secret = (account.password_hash if account else None), password
+        stored = self._stored(account, app_hash, app, web)
+        secret = app.group(2) if app_hash is not None and app else password
         if usable and stored and self._cached(login, stored, secret):
             assert account is not None  # usable
             return self._actor(account, clients)
@@ -90,14 +89,29 @@ class Authenticator:
             if usable and stored and self._cached(login, stored, secret):
                 assert account is not None  # usable
                 return self._actor(account, clients)
+            # The row as it is now: a password changed a moment ago on another node is no failure.
+            account, clients, app_hash = self._load(login, app_id, fresh=True)
+            usable = account is not None and not account.disabled
+            stored = self._stored(account, app_hash, app, web)
+            secret = app.group(2) if app_hash is not None and app else password
             attempt = self.reserve_try(login, remote_addr)
             # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
             if self._verify(login, stored, secret) and usable:
                 assert account is not None  # usable
-                self.succeeded(attempt, used_app=int(app.group(1)) if app_hash and app else None)
+                self.succeeded(attempt, used_app=app_id if app_hash else None)
                 return self._actor(account, clients)
             self.failed(attempt, disabled=account is not None and account.disabled)
             return None
+
+    @staticmethod
+    def _stored(account: Account | None, app_hash: str | None, app: re.Match[str] | None, web: bool) -> str | None:
+        """The hash the secret is checked against: an app password's, or the account's own."""
+        if app_hash is not None:
+            assert app is not None  # an app password's hash is loaded only for one
+            return app_hash
+        if account is not None and not account.disabled and account.totp_secret and not web:
+            return None  # the main password does not open WebDAV any more
+        return account.password_hash if account else None
 
     @staticmethod
     def _actor(account: Account, clients: dict[str, str]) -> Actor:
@@ -121,8 +135,13 @@ class Authenticator:
             return account, None
         return account, self._actor(account, clients)
 
-    def _load(self, login: str, app_id: int | None = None) -> tuple[Account | None, dict[str, str], str | None]:
-        """The account, its clients and (if one is named) an app password's hash: one statement."""
+    def _load(self, login: str, app_id: int | None = None, *,
+              fresh: bool = False) -> tuple[Account | None, dict[str, str], str | None]:  # fmt: skip
+        """The account, its clients and (if one is named) an app password's hash: one statement,
+        at most once a second per node and login (`fresh`: now)."""
+        return self.recent.get(("login", login, app_id), lambda: self._read(login, app_id), fresh=fresh)
+
+    def _read(self, login: str, app_id: int | None) -> tuple[Account | None, dict[str, str], str | None]:
         with self.sessions() as session:
             rows = session.execute(
                 select(Account, Membership.client_id, Membership.participant_type, AppPassword.secret_hash)

@@ -20,15 +20,18 @@ from davportal.core.errors import ConfigError
 from davportal.core.models import Client
 from davportal.core.name_lock import NameLocks
 from davportal.core.outages import cannot_use, database_at, outage_of
+from davportal.core.recent import Recent
 from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
 from davportal.services.authentication import Authenticator
 from policy import RuleBook
+from policy.names import RESERVED_PREFIX
 from provisioning.matter_types import MatterTypes, MatterTypesFile
 
 _logger = logging.getLogger("davportal")
 PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the Portal
+CHANGES_MARK = RESERVED_PREFIX + "changes"  # in the storage root: reserved, never listed
 
 
 class Portal:
@@ -43,10 +46,12 @@ class Portal:
         except OSError as exc:
             raise cannot_use("the storage folder", self.storage.root, exc) from exc
         self.name_locks = NameLocks(self.engine, self.storage.root)
+        self.recent = Recent(self.storage.root / CHANGES_MARK, settings.database_cache_seconds)
+        self.recent.watch(self.sessions)
         self.matter_types_file = MatterTypesFile(
             settings.matter_types_file, team_shared=settings.folders.team_shared,
             client_shared=settings.folders.client_shared)  # fmt: skip
-        self.authenticator = Authenticator(self.sessions, settings.auth)
+        self.authenticator = Authenticator(self.sessions, settings.auth, self.recent)
         self.scanner = Clamd(settings.antivirus) if settings.antivirus.clamd_socket else None
 
     @staticmethod
@@ -83,9 +88,11 @@ class Portal:
         matter_types = self.matter_types_file.current()
         if not matter_types:
             return matter_types.default_rules
+        return matter_types.rules_of(self.recent.get(("matter type", client_id), lambda: self._matter_type(client_id)))
+
+    def _matter_type(self, client_id: str) -> str | None:
         with self.sessions() as session:
-            type_id = session.scalar(select(Client.matter_type).where(Client.id == client_id))
-        return matter_types.rules_of(type_id)
+            return session.scalar(select(Client.matter_type).where(Client.id == client_id))
 
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)
