@@ -28,6 +28,11 @@ class StatementCounter:
         return len(self.statements)
 
 
+@pytest.fixture(autouse=True)
+def _still(firm, still):
+    still(firm)
+
+
 @pytest.fixture(scope="module")
 def folders(firm):
     """Two folders in each area, one with 3 entries, one with 60."""

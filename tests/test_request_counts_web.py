@@ -29,7 +29,8 @@ def signed_in(base_url: str, login: str) -> requests.Session:
 
 @pytest.mark.parametrize("login, path", [("alice", "/acme/"), ("alice", f"/acme/{CLIENT}/"),
                                          ("sam", "/"), ("sam", f"/acme/{TEAM}/")])  # fmt: skip
-def test_a_folder_page_reads_the_account_once(firm, login, path):
+def test_a_folder_page_reads_the_account_at_most_once(firm, still, login, path):
+    still(firm)
     browser = signed_in(firm.url, login)
     url = firm.url + quote(path)
     assert browser.get(url, headers={"Accept": "text/html"}).status_code == 200  # warm
@@ -38,12 +39,12 @@ def test_a_folder_page_reads_the_account_once(firm, login, path):
     assert page.status_code == 200 and '<table class="entries">' in page.text
     assert login in page.text  # the page is the signed-in login's
     touching = [s for s in counter.statements if ACCOUNT_TABLE.search(s)]
-    assert len(touching) == 1, touching
+    assert len(touching) <= 1, touching
 
 
-def test_a_page_of_the_portal_reads_the_account_once(firm):
+def test_a_page_of_the_portal_reads_the_account_at_most_once(firm):
     browser = signed_in(firm.url, "sam")
     with StatementCounter(firm.portal.engine) as counter:
         page = browser.get(firm.url + WEB + "/received", allow_redirects=False)
     assert page.status_code == 200 and "Received from clients" in page.text
-    assert len([s for s in counter.statements if ACCOUNT_TABLE.search(s)]) == 1
+    assert len([s for s in counter.statements if ACCOUNT_TABLE.search(s)]) <= 1
