@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote
 
+from sqlalchemy import insert
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.core.models import AuditEvent
+from davportal.core.models import AuditEvent, utcnow
 from davportal.core.outages import outage_of
 from davportal.core.paths import split_path
 from davportal.services.authentication import printable
@@ -54,14 +55,20 @@ class AuditTrail(BaseMiddleware):
         events = self._events(environ, context, status)
         if session is None and not events:
             return
-        session = session or self.portal.sessions()
         try:
+            if session is None:
+                # A read: its event alone, as one plain INSERT (no unit of work to flush).
+                with self.portal.engine.begin() as connection:
+                    connection.execute(insert(AuditEvent), events)
+                return
             if status >= 400:
                 session.rollback()  # a refused or failed request changes nothing
-            session.add_all(events)
+            if events:
+                session.execute(insert(AuditEvent), events)
             session.commit()
         except Exception as exc:
-            session.rollback()
+            if session is not None:
+                session.rollback()
             outage = outage_of(exc)
             if outage is not None:  # the database is down: one line, not a traceback per request
                 _logger.warning("Could not write the audit trail for %s %s: %s", environ["REQUEST_METHOD"],
@@ -70,19 +77,21 @@ class AuditTrail(BaseMiddleware):
                 _logger.exception("Could not write the audit trail for %s %s", environ["REQUEST_METHOD"],
                                   environ.get("PATH_INFO"))  # fmt: skip
         finally:
-            session.close()
+            if session is not None:
+                session.close()
 
     @staticmethod
-    def _events(environ: dict, context: RequestContext, status: int) -> list[AuditEvent]:
+    def _events(environ: dict, context: RequestContext, status: int) -> list[dict]:
         method = environ["REQUEST_METHOD"]
         actor = context.actor
-        common = {"status": status, "remote_addr": environ.get("REMOTE_ADDR")}
+        common = {"at": utcnow(), "status": status, "remote_addr": environ.get("REMOTE_ADDR"),
+                  "destination": None, "detail": None}  # fmt: skip
         if actor is None:
             attempted = context.attempted_login
             if status in (401, 429) and attempted is not None:
                 action = "LOGIN-FAILED" if status == 401 else "LOGIN-BLOCKED"
-                return [AuditEvent(login=printable(attempted), role=None, action=action,
-                                   **_where(context.parts(environ["PATH_INFO"])), **common)]  # fmt: skip
+                return [{**common, "login": printable(attempted), "role": None, "action": action,
+                         **_where(context.parts(environ["PATH_INFO"]))}]  # fmt: skip
             return []
         who = {"login": actor.login, "role": actor.role.value}
         events = []
@@ -91,10 +100,10 @@ class AuditTrail(BaseMiddleware):
         if method in AUDITED and reads_content:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
             path = context.audit_path or environ["PATH_INFO"]
-            events.append(AuditEvent(action=method, destination=_joined(destination), **_where(context.parts(path)),
-                                     **who, **common))  # fmt: skip
+            events.append({**common, **who, "action": method, "destination": _joined(destination),
+                           **_where(context.parts(path))})  # fmt: skip
         for action, path, detail in context.events:
-            events.append(AuditEvent(action=action, detail=detail, **_where(context.parts(path)), **who, **common))
+            events.append({**common, **who, "action": action, "detail": detail, **_where(context.parts(path))})
         context.events.clear()
         return events
 

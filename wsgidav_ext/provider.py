@@ -34,6 +34,7 @@ from wsgidav_ext.live_properties import is_live_property, live_property_value, s
 from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
+READING = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})  # methods that change nothing on disk
 
 
 class PortalProvider(DAVProvider):
@@ -53,6 +54,16 @@ class PortalProvider(DAVProvider):
     def get_resource_inst(self, path: str, environ: dict):
         self._count_get_resource_inst += 1
         context = RequestContext.of(environ)
+        if environ["REQUEST_METHOD"] not in READING:
+            return self._resource_at(path, environ, context)
+        # The gate and WsgiDAV both ask for the target: a request that changes nothing looks once.
+        try:
+            return context.resources[path]
+        except KeyError:
+            resource = context.resources[path] = self._resource_at(path, environ, context)
+            return resource
+
+    def _resource_at(self, path: str, environ: dict, context: RequestContext):
         parts = context.parts(path)
         if any(is_reserved(p) for p in parts):
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from davportal.core.errors import BadRequest, NotFound
@@ -26,11 +27,15 @@ class Storage:
 
     def is_plain(self, path: Path) -> bool:
         """True when nothing between the root and `path` is a symlink (we never follow them)."""
-        current = path
-        while current != self.root:
-            if current.is_symlink():
-                return False
-            current = current.parent
+        # Plain strings, not Path objects: every request asks this of its target and its folders.
+        root, current = str(self.root), str(path)
+        while len(current) > len(root):
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except OSError:
+                pass  # not there: not a symlink either
+            current = os.path.dirname(current)
         return True
 
     def case_twin(self, parts: tuple[str, ...]) -> str | None:

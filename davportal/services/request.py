@@ -35,6 +35,7 @@ class RequestContext:
     _session: Session | None = None
     _parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _rules: dict[str | None, RuleBook] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)  # by URL path, for requests that change nothing
     # What listings read once per folder (or client), by folder parts below the client.
     facts: dict[tuple[str, ...], dict[str, Facts]] = field(default_factory=dict)
     seen: dict[tuple[str, ...], dict[str, list[tuple[str, datetime]]]] = field(default_factory=dict)
