@@ -10,6 +10,7 @@ import asyncio
 import functools
 import getpass
 import logging
+import os
 import sys
 import time
 import traceback
@@ -132,9 +133,9 @@ def init(config, source):
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes serving the port (each with server_args.numthreads threads); about one per core.",
+    default=lambda: len(os.sched_getaffinity(0)),
+    show_default="one per core",
+    help="Processes serving the port, each with server_args.numthreads threads; 1: this process alone.",
 )
 def serve(config, source, host, port, demo, workers):
     """Serve the portal over WebDAV."""

@@ -307,12 +307,13 @@ def test_one_worker_sends_and_purges_another_takes_over_and_sigterm_stops_all(se
     assert "Stopping the 4 worker(s)." in process.read_until(lambda line: "Stopping the 4 worker(s)." in line)
 
 
-def test_one_worker_is_todays_single_process(fresh_database_url, tmp_path, inbox):
+def test_one_worker_serves_in_the_process_itself(fresh_database_url, tmp_path, inbox):
     config = tmp_path / "davportal.yaml"
     config.write_text(yaml.safe_dump({"port": 0, "davportal": _section(fresh_database_url, tmp_path / "files",
                                                                        inbox.port)}))  # fmt: skip
     _provision(config)
-    process = Process([*_console("davportal"), "serve", "--config", str(tmp_path / "davportal.yaml")], cwd=tmp_path)
+    process = Process([*_console("davportal"), "serve", "--workers", "1", "--config", str(tmp_path / "davportal.yaml")],
+                      cwd=tmp_path)  # fmt: skip
     try:
         portal = Node(process.served_url(), fresh_database_url, tmp_path / "files", inbox)
         assert children(process.proc.pid) == set()
@@ -322,6 +323,20 @@ def test_one_worker_is_todays_single_process(fresh_database_url, tmp_path, inbox
         portal.purges_and_sweeps()
         process.proc.send_signal(signal.SIGTERM)
         assert process.proc.wait(timeout=LIMIT) == 0  # stopped as on Ctrl-C
+    finally:
+        _stop(process)
+
+
+def test_serve_runs_a_worker_per_core_by_default(fresh_database_url, tmp_path, inbox):
+    config = tmp_path / "davportal.yaml"
+    config.write_text(yaml.safe_dump({"port": 0, "davportal": _section(fresh_database_url, tmp_path / "files",
+                                                                       inbox.port)}))  # fmt: skip
+    _provision(config)
+    process = Process([*_console("davportal"), "serve", "--config", str(config)], cwd=tmp_path)
+    try:
+        process.served_url()
+        cores = len(os.sched_getaffinity(0))
+        assert len(children(process.proc.pid)) == (cores if cores > 1 else 0)
     finally:
         _stop(process)
 

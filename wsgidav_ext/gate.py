@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import BadGateway, BadRequest, refusal
+from davportal.core.paths import has_control_characters
 from davportal.services import records
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
@@ -164,7 +165,7 @@ def destination_path(environ: dict, mount_path: str) -> str | None:
     path = unquote(url.path, errors="strict")
     if ".." in path.replace("\\", "/").split("/"):
         raise BadRequest("Paths may not contain '..'.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+    if has_control_characters(path):
         raise BadRequest("Paths may not contain control characters.")
     if mount_path:
         if not (path == mount_path or path.startswith(mount_path + "/")):

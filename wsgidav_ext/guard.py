@@ -19,6 +19,7 @@ from lxml import etree
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import BadRequest, TooLarge, Unauthorized
+from davportal.core.paths import has_control_characters
 from davportal.services.portal import Portal
 from policy.names import normalize
 from wsgidav_ext import hotfixes  # noqa: F401 - applied on import
@@ -125,6 +126,8 @@ def apply_forwarded_headers(environ: dict, trusted_proxies) -> None:
     Destination is on this server; the original client address goes to the log and the throttle.
     """
     forwarded = {header: environ.pop(header, "").strip() for header in FORWARDED_HEADERS}
+    if not trusted_proxies:
+        return
     try:
         peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
     except ValueError:
@@ -151,7 +154,7 @@ def check_raw_path(environ: dict) -> None:
     segments = path.replace("\\", "/").split("/")
     if ".." in segments:
         raise BadRequest("Paths may not contain '..'.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+    if has_control_characters(path):
         raise BadRequest("Paths may not contain control characters.")
 
 

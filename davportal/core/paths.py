@@ -1,8 +1,16 @@
 """URL paths as the portal reads them: segments, in NFC."""
 
+import re
 from urllib.parse import quote
 
 from policy.names import normalize
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def has_control_characters(text: str) -> bool:
+    """NUL, line breaks, escapes and DEL: in no path or login a client may send."""
+    return _CONTROL.search(text) is not None
 
 
 def split_path(path: str) -> tuple[str, ...]:

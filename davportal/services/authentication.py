@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
 from davportal.core.models import Account, AppPassword, LoginThrottle, Membership, utcnow
+from davportal.core.paths import has_control_characters
 from davportal.core.recent import Recent
 from davportal.core.settings import Auth
 from davportal.services.passwords import verify
@@ -266,7 +267,7 @@ class Authenticator:
 
 
 def plausible_login(login: str) -> bool:
-    return 0 < len(login) <= 128 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in login)
+    return 0 < len(login) <= 128 and not has_control_characters(login)
 
 
 def printable(text: str, limit: int = 128) -> str:
