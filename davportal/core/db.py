@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def make_engine(url: str, *, timeout_seconds: float = 10, statement_seconds: float = 120) -> Engine:
@@ -124,6 +128,8 @@ _ADVISORY_LOCK = 7_160_521  # any number, the same on every node: one upgrade at
 
 
 def migration_config(connection) -> Config:
+    from alembic.config import Config  # Alembic only when the schema must change
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
@@ -131,7 +137,14 @@ def migration_config(connection) -> Config:
 
 
 def create_schema(engine: Engine) -> None:
-    """Bring the schema up to date (Alembic); nodes starting together take turns."""
+    """Bring the schema up to date (Alembic); nodes starting together take turns.
+
+    A schema already up to date costs one SELECT and Alembic is not even loaded: its ~11 MiB
+    would stay in every serving process for nothing."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command  # see above
+
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # A node waits for as long as another's upgrade takes, and an upgrade runs as long as it must.
@@ -141,6 +154,38 @@ def create_schema(engine: Engine) -> None:
                 dbapi_connection.read_timeout = None  # until it goes back to the pool
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
         command.upgrade(migration_config(connection), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for a new database."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        if not _has_table(engine, "alembic_version"):
+            return None
+        raise  # not a missing table: an outage, for the caller to report
+
+
+def head_revision() -> str:
+    """The newest migration shipped: the one no other names as its `down_revision`."""
+    revisions, downs = set(), set()
+    for script in resources.files("davportal.migrations").joinpath("versions").iterdir():
+        if script.name.endswith(".py"):
+            found = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+            revisions.add(found["revision"])
+            downs.add(found.get("down_revision"))
+    (head,) = revisions - downs
+    return head
+
+
+_REVISION_LINE = re.compile(r"""^(revision|down_revision) = ['"]?([^'"\n]*?)['"]?$""", re.MULTILINE)
+
+
+def _has_table(engine: Engine, name: str) -> bool:
+    from sqlalchemy import inspect as inspect_schema  # a new database only
+
+    return inspect_schema(engine).has_table(name)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

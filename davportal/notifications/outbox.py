@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-import aiosmtplib
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +53,8 @@ async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datet
     now = now or utcnow()
     delivery = Delivery()
     due = claim_due(sessions, mail, now)
+    if due:
+        import aiosmtplib  # loaded once there is mail to send, not by every process
     for index, (message_id, recipient, raw) in enumerate(due):
         try:
             await aiosmtplib.send(

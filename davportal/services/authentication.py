@@ -33,7 +33,9 @@ from policy.throttle import EVERY_LOGIN, delay_after, network_of
 _logger = logging.getLogger("davportal.auth")
 CACHE_SIZE = 10_000
 OPEN = datetime(2000, 1, 1, tzinfo=timezone.utc)  # a window open to every try, whatever its clock reads
-MAX_PARALLEL_HASHES = 2
+# argon2 takes 64 MiB a verification: one at a time keeps a process within 150 MiB, and the
+# verified cache makes verifications rare (a new password, a new process, a wrong password).
+MAX_PARALLEL_HASHES = 1
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,7 @@ class Authenticator:
         return False
 
     def _verify(self, login: str, stored: str | None, secret: str) -> bool:
-        # argon2 takes 64 MiB a verification: a few at a time keep a flood of logins from
-        # running the server out of memory.
+        # One at a time (MAX_PARALLEL_HASHES): a flood of logins cannot run the server out of memory.
         with self._hashing:
             with self._lock:  # two verify at once: += alone could lose a count
                 self.hashes_verified += 1

@@ -6,8 +6,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import pyotp
-import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,16 +19,23 @@ MAX_APP_PASSWORDS = 20
 
 
 def new_secret() -> str:
+    import pyotp  # loaded by the few requests that use two-factor, not by every process
+
     return pyotp.random_base32()
 
 
 def qr_svg(secret: str, login: str, issuer: str) -> str:
     """The enrolment QR code for an authenticator app, as an SVG data URI."""
+    import pyotp  # see above
+    import segno  # see above
+
     uri = pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=issuer)
     return segno.make(uri, error="m").svg_data_uri(scale=5)
 
 
 def code_is_valid(secret: str, code: str) -> bool:
+    import pyotp  # see above
+
     return pyotp.TOTP(secret).verify(code.replace(" ", ""), valid_window=1)
 
 
