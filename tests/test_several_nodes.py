@@ -16,8 +16,11 @@ from urllib.parse import quote
 import pytest
 import requests
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, text
 
+from davportal.core.models import Membership
+from davportal.core.settings import settings_of
+from davportal.services.portal import Portal
 from tests.conftest import PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
 from tests.test_notifications import Inbox, _start_smtp
 
@@ -143,6 +146,39 @@ def test_a_disabled_login_is_refused_by_every_node_at_once(cluster):
     assert _davportal("user", "disable", "dora", config=cluster["config"]).returncode == 0
     for node in "ABC":
         assert dora.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 401
+
+
+def test_a_changed_password_is_refused_by_every_node_at_once(cluster):
+    _davportal("contact", "add", "erin", "--client", "acme", "--password-stdin", config=cluster["config"],
+               stdin=PASSWORD + "\n")  # fmt: skip
+    erin = _as("erin")
+    for node in "ABC":  # each node (and its worker processes) now holds erin's row
+        for _ in range(4):
+            assert erin.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
+    new = "a new password for erin"
+    assert _davportal("passwd", "erin", "--password-stdin", config=cluster["config"], stdin=new + "\n").returncode == 0
+    for node in "ABC":
+        assert erin.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 401
+        assert _as("erin", new).request("PROPFIND", _url(cluster, node, "/acme/"),
+                                        headers={"Depth": "0"}).status_code == 207  # fmt: skip
+
+
+def test_a_contact_taken_off_a_client_is_refused_by_every_node_at_once(cluster):
+    _davportal("contact", "add", "fay", "--client", "acme", "--password-stdin", config=cluster["config"],
+               stdin=PASSWORD + "\n")  # fmt: skip
+    fay = _as("fay")
+    for node in "ABC":
+        for _ in range(4):
+            assert fay.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
+    # As the admin console (or any process of the portal) does it: through the portal's sessions.
+    portal = Portal(settings_of(yaml.safe_load(cluster["config"].read_text()), "cluster"))
+    try:
+        with portal.sessions.begin() as session:
+            session.execute(delete(Membership).where(Membership.login == "fay", Membership.client_id == "acme"))
+    finally:
+        portal.engine.dispose()
+    for node in "ABC":
+        assert fay.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 404
 
 
 def test_two_senders_deliver_every_message_exactly_once(cluster):
