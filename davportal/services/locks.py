@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from davportal.core.models import DavLock
@@ -104,13 +104,22 @@ def remove_at(session: Session, url: str, *, below: bool) -> None:
 
 
 def find(session: Session, token: str, now: float) -> HeldLock | None:
-    row = session.execute(select(*_COLUMNS).where(DavLock.token == token, DavLock.expire > now)).first()
+    row = session.execute(_FIND, {"token": token, "now": now}).first()
     return _held(row) if row else None
+
+
+# Built once: a statement built per call costs more than the database's work on its few rows.
+_FIND = select(*_COLUMNS).where(DavLock.token == bindparam("token"), DavLock.expire > bindparam("now"))
+_ON_URL = select(*_COLUMNS).where(DavLock.root == bindparam("url"), DavLock.expire > bindparam("now")).order_by(
+    DavLock.expire
+)
 
 
 def at(session: Session, url: str, now: float, *, on_url: bool = True, below: bool = False) -> list[HeldLock]:
     """The live locks whose root is `url` (`on_url`) and/or inside it (`below`)."""
     url = normalized(url)
+    if on_url and not below:
+        return [_held(row) for row in session.execute(_ON_URL, {"url": url, "now": now})]
     where: list[ColumnElement[bool]] = []
     if on_url:
         where.append(DavLock.root == url)
