@@ -99,7 +99,8 @@ def _run(args: argparse.Namespace, plan: Plan, workdir: Path, databases: Databas
         for server in running:
             _progress(f"{memory.name(plan)} on {server.label}")
             usage[server.label] = replace(usage[server.label], uploads=memory.uploads_at_once(server, plan))
-    return report.Run(plan, args.workers, {w.name: w.title for w in chosen}, results, usage, skipped)
+    titles = {w.name: w.title for w in chosen}
+    return report.Run(plan, args.workers, titles, results, usage, skipped, list(databases.created))
 
 
 def _measured(workload: Workload, server: servers.Server, plan: Plan):

@@ -22,7 +22,6 @@ from bench.plan import Plan
 
 REFERENCE = "wsgidav"
 PORTALS = ("portal", "portal-n")
-ORDER = (REFERENCE, *PORTALS, "apache", "nginx", "rclone")
 MIB_IN_KIB = 1024
 
 
@@ -34,6 +33,7 @@ class Run:
     results: list[Result]
     memory: dict[str, memory.ServerMemory]  # by server label
     skipped: dict[str, str]  # server or database: why it did not run
+    postgresql_databases: list[str]  # the ones the run made for the portals, dropped when it ends
 
 
 def ratios(run: Run) -> dict[str, dict[str, dict[str, float]]]:
@@ -81,6 +81,7 @@ def write_json(path: Path, run: Run) -> None:
         "memory": {label: _memory_json(m) for label, m in run.memory.items()},
         "upload_memory": {"workload": memory.name(run.plan), "limit_kib": memory.LIMIT_KIB},
         "skipped": run.skipped,
+        "postgresql_databases": run.postgresql_databases,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
 
@@ -134,11 +135,11 @@ def _title(server: str, workers: int) -> str:
 
 
 def _table(run: Run, database: str | None, cell, ratio) -> tuple[list[str], list[list[str]]]:
-    """Rows are workloads; columns the servers in ORDER, each portal followed by its ratio to WsgiDAV."""
+    """Rows are workloads; columns the servers in the order they ran, each portal followed by its ratio."""
     by_key = _by_key(run.results)
-    present = {r.server for r in run.results}
+    present = list(dict.fromkeys(r.server for r in run.results))
     headers, columns = ["Workload"], []
-    for server in (s for s in ORDER if s in present):
+    for server in present:
         owner = database if server in PORTALS else None
         headers.append(_title(server, run.workers))
         columns.append((server, owner, None))
@@ -197,8 +198,8 @@ def _print_table(caption: str, headers: list[str], rows: list[list[str]]) -> Non
 
 def _memory_lines(run: Run) -> list[str]:
     header = (
-        "Memory, MiB, summed over each server's processes (largest process in brackets): idle after start; "
-        "peak (VmHWM) after the workloads"
+        "Memory, MiB, summed over each server's processes (largest process in brackets): "
+        "idle after start and warm-up; peak (VmHWM) after the workloads"
     )
     if any(m.uploads for m in run.memory.values()):
         header += (

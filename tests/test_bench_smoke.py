@@ -57,8 +57,10 @@ def test_bench_runs_the_portal_on_postgresql_in_databases_of_its_own(tmp_path, m
         ("propfind-depth0", "wsgidav", None), ("propfind-depth0", "portal", "postgresql"),
         ("put-10kib", "wsgidav", None), ("put-10kib", "portal", "postgresql"),
     }  # fmt: skip
+    made = document["postgresql_databases"]
+    assert len(made) == 1
     engine = create_engine(POSTGRES_URL)
     with engine.connect() as connection:
-        left = connection.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'davportal_bench_%'"))
+        left = connection.execute(text("SELECT datname FROM pg_database WHERE datname = ANY(:made)"), {"made": made})
         assert left.all() == []
     engine.dispose()
