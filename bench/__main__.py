@@ -59,11 +59,18 @@ def _run(args: argparse.Namespace, plan: Plan, workdir: Path, databases: Databas
     dataset.write_client_data(source, plan.huge_size)
     portals = []
     for database in portal_databases:
+        provisioned = None  # the first portal on this database: the others start from a copy of it
         for name, workers in (("portal", 1), ("portal-n", args.workers)):
             if name in args.servers:
                 label = f"{name}-{database}"
-                config = servers.provision_portal(workdir, label, databases.url(database, label), args.threads)
-                dataset.copy_tree(source, servers.portal_storage(config))
+                url = databases.url(database, label, copy_of=provisioned and provisioned.stem)
+                config = servers.portal_config(workdir, label, url, args.threads)
+                if provisioned:
+                    dataset.copy_tree(servers.portal_storage(provisioned), servers.portal_storage(config))
+                else:
+                    servers.provision_portal(config)
+                    dataset.copy_tree(source, servers.portal_storage(config))
+                    provisioned = config
                 portals.append((name, database, workers, config))
     plain_root = dataset.copy_tree(source, workdir / "wsgidav-files") if "wsgidav" in args.servers else None
     peer_roots = []

@@ -7,6 +7,7 @@ names and drops them afterwards: it never reads or writes the tables of the URL'
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,14 +48,22 @@ class Databases:
         self.run_id = uuid.uuid4().hex[:8]
         self.created: list[str] = []
 
-    def url(self, database: str, label: str) -> str:
+    def url(self, database: str, label: str, copy_of: str | None = None) -> str:
+        """A new, empty database, or a copy of the one made for the label `copy_of` (idle: no portal on it)."""
         if database == "sqlite":
-            return f"sqlite:///{self.workdir / f'{label}.db'}"
-        name = f"davportal_bench_{self.run_id}_{label.replace('-', '_')}"
+            path = self.workdir / f"{label}.db"
+            if copy_of:
+                shutil.copyfile(self.workdir / f"{copy_of}.db", path)
+            return f"sqlite:///{path}"
+        name = self._postgres_name(label)
+        template = f' TEMPLATE "{self._postgres_name(copy_of)}"' if copy_of else ""
         with self._admin() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
         self.created.append(name)
         return make_url(self.postgres).set(database=name).render_as_string(hide_password=False)
+
+    def _postgres_name(self, label: str) -> str:
+        return f"davportal_bench_{self.run_id}_{label.replace('-', '_')}"
 
     def drop(self) -> None:
         if not self.created:

@@ -75,8 +75,8 @@ class Server:
                 self.process.wait()
 
 
-def provision_portal(workdir: Path, label: str, database_url: str, threads: int) -> Path:
-    """Write a portal's config, create its database, storage, staff login, client and contact; return the config."""
+def portal_config(workdir: Path, label: str, database_url: str, threads: int) -> Path:
+    """Write a portal's config, its storage in workdir/LABEL-files; return its path."""
     config_path = workdir / f"{label}.yaml"
     config = {
         "davportal": {
@@ -87,13 +87,17 @@ def provision_portal(workdir: Path, label: str, database_url: str, threads: int)
         "server_args": {"numthreads": threads},
     }
     config_path.write_text(yaml.safe_dump(config))
+    return config_path
+
+
+def provision_portal(config_path: Path) -> None:
+    """Create the portal's database and storage, the staff login, the client and its contact, as an admin would."""
     options = ["--config", str(config_path)]
     _run_setup(["init", *options])
     _run_setup(["staff", "add", LOGIN, "--password-stdin", *options], stdin=f"{PASSWORD}\n")
     _run_setup(["client", "add", dataset.CLIENT, "--name", "Bench", *options])
     _run_setup(["contact", "add", CONTACT_LOGIN, "--client", dataset.CLIENT, "--password-stdin", *options],
                stdin=f"{CONTACT_PASSWORD}\n")  # fmt: skip
-    return config_path
 
 
 def portal_storage(config_path: Path) -> Path:
