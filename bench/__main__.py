@@ -57,21 +57,7 @@ def _run(args: argparse.Namespace, plan: Plan, workdir: Path, databases: Databas
     _progress("building the data set and provisioning the portals")
     source = workdir / "dataset"
     dataset.write_client_data(source, plan.huge_size)
-    portals = []
-    for database in portal_databases:
-        provisioned = None  # the first portal on this database: the others start from a copy of it
-        for name, workers in (("portal", 1), ("portal-n", args.workers)):
-            if name in args.servers:
-                label = f"{name}-{database}"
-                url = databases.url(database, label, copy_of=provisioned and provisioned.stem)
-                config = servers.portal_config(workdir, label, url, args.threads)
-                if provisioned:
-                    dataset.copy_tree(servers.portal_storage(provisioned), servers.portal_storage(config))
-                else:
-                    servers.provision_portal(config)
-                    dataset.copy_tree(source, servers.portal_storage(config))
-                    provisioned = config
-                portals.append((name, database, workers, config))
+    portals = _provision_portals(args, portal_databases, source, workdir, databases)
     plain_root = dataset.copy_tree(source, workdir / "wsgidav-files") if "wsgidav" in args.servers else None
     peer_roots = []
     for peer in (p for p in PEERS if p.name in args.servers):
@@ -108,6 +94,28 @@ def _run(args: argparse.Namespace, plan: Plan, workdir: Path, databases: Databas
             usage[server.label] = replace(usage[server.label], uploads=memory.uploads_at_once(server, plan))
     titles = {w.name: w.title for w in chosen}
     return report.Run(plan, args.workers, titles, results, usage, skipped, list(databases.created))
+
+
+def _provision_portals(args: argparse.Namespace, portal_databases: list[str], source: Path, workdir: Path,
+                       databases: Databases) -> list[tuple[str, str, int, Path]]:  # fmt: skip
+    """Each portal's config, database and storage holding the data set: (name, database, workers, config)."""
+    portals = []
+    for database in portal_databases:
+        provisioned = None  # the first portal on this database: the others start from a copy of it
+        for name, workers in (("portal", 1), ("portal-n", args.workers)):
+            if name not in args.servers:
+                continue
+            label = f"{name}-{database}"
+            url = databases.url(database, label, copy_of=provisioned and provisioned.stem)
+            config = servers.portal_config(workdir, label, url, args.threads)
+            if provisioned:
+                dataset.copy_tree(servers.portal_storage(provisioned), servers.portal_storage(config))
+            else:
+                servers.provision_portal(config)
+                dataset.copy_tree(source, servers.portal_storage(config))
+                provisioned = config
+            portals.append((name, database, workers, config))
+    return portals
 
 
 def _measured(workload: Workload, server: servers.Server, plan: Plan):
