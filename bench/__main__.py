@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -98,9 +99,13 @@ def _run(args: argparse.Namespace, plan: Plan, workdir: Path, databases: Databas
 
 def _provision_portals(args: argparse.Namespace, portal_databases: list[str], source: Path, workdir: Path,
                        databases: Databases) -> list[tuple[str, str, int, Path]]:  # fmt: skip
-    """Each portal's config, database and storage holding the data set: (name, database, workers, config)."""
-    portals = []
-    for database in portal_databases:
+    """Each portal's config, database and storage holding the data set: (name, database, workers, config).
+
+    One database after another would double the wait: each is provisioned by several `davportal` runs.
+    """
+
+    def on(database: str) -> list[tuple[str, str, int, Path]]:
+        portals = []
         provisioned = None  # the first portal on this database: the others start from a copy of it
         for name, workers in (("portal", 1), ("portal-n", args.workers)):
             if name not in args.servers:
@@ -115,7 +120,10 @@ def _provision_portals(args: argparse.Namespace, portal_databases: list[str], so
                 dataset.copy_tree(source, servers.portal_storage(config))
                 provisioned = config
             portals.append((name, database, workers, config))
-    return portals
+        return portals
+
+    with ThreadPoolExecutor(max(1, len(portal_databases))) as pool:
+        return [portal for portals in pool.map(on, portal_databases) for portal in portals]
 
 
 def _measured(workload: Workload, server: servers.Server, plan: Plan):
