@@ -32,7 +32,7 @@ def opens_folder(server: Server, plan: Plan, name: str) -> Result:
                        headers={"Depth": "1", "Content-Type": XML}, data=FINDER_PROPS)  # fmt: skip
         entries = _entries(listing)
         if len(entries) != dataset.LISTING_ENTRIES - 1:
-            raise BenchError(f"{server.name}: {name}: listed {len(entries)} entries besides the folder, "
+            raise BenchError(f"{server.label}: {name}: listed {len(entries)} entries besides the folder, "
                              f"expected {dataset.LISTING_ENTRIES - 1}")  # fmt: skip
         for href in entries:
             send(server, name, session, "PROPFIND", urljoin(server.base_url, href), {207},
@@ -40,7 +40,7 @@ def opens_folder(server: Server, plan: Plan, name: str) -> Result:
         for path in PREVIEWED:
             send(server, name, session, "GET", path, {200})
 
-    return concurrently(server, name, plan.count(8), plan.concurrency, one, unit="operation")
+    return concurrently(server, name, plan.count(4), plan.concurrency, one, unit="operation")
 
 
 def _entries(listing: requests.Response) -> list[str]:

@@ -27,7 +27,9 @@ class Result:
     latencies: list[float]  # seconds, one per request (or per operation)
     wall_seconds: float
     bytes_moved: int = 0  # body bytes sent or received, where throughput in MB/s means something
-    unit: str = "request"  # what one latency times: "request", or "operation" for a sequence of requests
+    unit: str = "request"  # what one latency times: "request", "pair", or "operation" for a sequence
+    database: str | None = None  # the portal's; None for the other servers
+    server_cpu_seconds: float | None = None  # user + system CPU of the server's processes during the workload
 
     @property
     def requests(self) -> int:
@@ -41,6 +43,10 @@ class Result:
     def mb_per_s(self) -> float | None:
         return self.bytes_moved / self.wall_seconds / 1e6 if self.bytes_moved else None
 
+    @property
+    def cpu_ms_per_unit(self) -> float | None:
+        return None if self.server_cpu_seconds is None else self.server_cpu_seconds * 1000 / self.requests
+
     def percentile_ms(self, percent: float) -> float:
         # Nearest rank: defined for a single sample too, as in a tiny --scale run.
         ordered = sorted(self.latencies)
@@ -49,13 +55,13 @@ class Result:
 
 
 def concurrently(server: Server, workload: str, count: int, workers: int, one: Callable[[requests.Session], None],
-                 *, bytes_each: int = 0, unit: str = "request") -> Result:  # fmt: skip
+                 *, bytes_each: int = 0, unit: str = "request", as_contact: bool = False) -> Result:  # fmt: skip
     """`count` calls of `one` spread over `workers` threads, each with its own keep-alive session."""
     shares = [share for i in range(workers) if (share := count // workers + (i < count % workers))]
 
     def worker(share: int) -> list[float]:
         latencies = []
-        with server.session() as session:
+        with server.session(as_contact) as session:
             for _ in range(share):
                 began = time.perf_counter()
                 one(session)
@@ -66,7 +72,8 @@ def concurrently(server: Server, workload: str, count: int, workers: int, one: C
     with ThreadPoolExecutor(len(shares)) as pool:
         latencies = [latency for part in pool.map(worker, shares) for latency in part]
     wall = time.perf_counter() - start
-    return Result(workload, server.name, latencies, wall, bytes_moved=bytes_each * count, unit=unit)
+    return Result(workload, server.name, latencies, wall, bytes_moved=bytes_each * count, unit=unit,
+                  database=server.database)  # fmt: skip
 
 
 def send(server: Server, workload: str, session: requests.Session, method: str, path: str,
@@ -76,10 +83,10 @@ def send(server: Server, workload: str, session: requests.Session, method: str, 
     try:
         response = session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as exc:
-        raise BenchError(f"{server.name}: {workload}: {method} {path} failed: {exc}") from None
+        raise BenchError(f"{server.label}: {workload}: {method} {path} failed: {exc}") from None
     if response.status_code not in expected:
         raise BenchError(
-            f"{server.name}: {workload}: {method} {path} answered {response.status_code}, "
+            f"{server.label}: {workload}: {method} {path} answered {response.status_code}, "
             f"expected {' or '.join(map(str, sorted(expected)))}:\n{response.text[:500]}"
         )
     return response
@@ -91,9 +98,9 @@ def get_whole(server: Server, workload: str, session: requests.Session, path: st
     try:
         received = sum(len(chunk) for chunk in response.iter_content(READ_CHUNK))
     except requests.RequestException as exc:
-        raise BenchError(f"{server.name}: {workload}: reading GET {path} failed: {exc}") from None
+        raise BenchError(f"{server.label}: {workload}: reading GET {path} failed: {exc}") from None
     if received != size:
-        raise BenchError(f"{server.name}: {workload}: got {received} bytes of {path}, expected {size}")
+        raise BenchError(f"{server.label}: {workload}: got {received} bytes of {path}, expected {size}")
 
 
 class StreamedBody:

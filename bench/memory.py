@@ -1,20 +1,20 @@
-"""Memory under load: a server's resident memory while several clients each upload the huge file at once."""
+"""Memory: each server's resident memory idle, at its peak under the workloads, and while several
+clients each upload the huge file at once. Summed over the server's processes, largest one apart."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
-from bench import dataset
+from bench import dataset, processes
 from bench.load import Result, StreamedBody, concurrently, send
 from bench.plan import Plan
 from bench.servers import Server
 
-LIMIT_KIB = 150 * 1024
+LIMIT_KIB = 150 * 1024  # the portal's target for one process
 POLL_SECONDS = 0.05
 UPLOADS = f"/{dataset.CLIENT}/Upload-4/"
 
@@ -22,15 +22,22 @@ UPLOADS = f"/{dataset.CLIENT}/Upload-4/"
 @dataclass(frozen=True)
 class UploadMemory:
     uploads: Result
-    before_kib: int  # VmRSS just before the uploads began
-    peak_rss_kib: int  # the highest VmRSS polled while they ran
+    before: processes.Memory  # VmRSS just before the uploads began
+    peak_rss: processes.Memory  # the highest VmRSS polled while they ran (total and largest process)
     # VmHWM, reset just before: the kernel's high-water mark. It catches some peaks between two polls,
     # but the kernel updates it lazily, so it can also read a little below a polled peak.
-    hwm_kib: int
+    hwm: processes.Memory
 
     @property
     def under_limit(self) -> bool:
-        return max(self.peak_rss_kib, self.hwm_kib) < LIMIT_KIB
+        return max(self.peak_rss.largest_kib, self.hwm.largest_kib) < LIMIT_KIB
+
+
+@dataclass(frozen=True)
+class ServerMemory:
+    idle: processes.Memory  # VmRSS once started and warmed up, before the workloads
+    peak: processes.Memory  # VmHWM after the workloads: each process's own peak since it started
+    uploads: UploadMemory | None = None
 
 
 def name(plan: Plan) -> str:
@@ -48,12 +55,12 @@ def uploads_at_once(server: Server, plan: Plan) -> UploadMemory:
         path = UPLOADS + f"upload-{next(indexes)}.pdf"
         send(server, label, session, "PUT", path, {201}, data=StreamedBody(plan.huge_size))
 
-    before = server.memory_kib("VmRSS")
-    # "5" resets VmHWM to the current RSS: the peak then is this test's, not the start-up's or a workload's.
-    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    before = server.memory("VmRSS")
+    # The peak then is this test's, not the start-up's or a workload's.
+    processes.reset_peak(server.process.pid)
     with _RssPoller(server) as poller:
         uploads = concurrently(server, label, plan.writers, plan.writers, one, bytes_each=plan.huge_size)
-    return UploadMemory(uploads, before, poller.peak_kib, server.peak_rss_kib())
+    return UploadMemory(uploads, before, poller.peak, server.memory("VmHWM"))
 
 
 class _RssPoller:
@@ -61,7 +68,7 @@ class _RssPoller:
 
     def __init__(self, server: Server):
         self.server = server
-        self.peak_kib = 0
+        self.peak = processes.Memory(0, 0, 0)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -75,6 +82,8 @@ class _RssPoller:
 
     def _poll(self) -> None:
         while True:
-            self.peak_kib = max(self.peak_kib, self.server.memory_kib("VmRSS"))
+            now = self.server.memory("VmRSS")
+            self.peak = processes.Memory(max(self.peak.total_kib, now.total_kib),
+                                         max(self.peak.largest_kib, now.largest_kib), now.processes)  # fmt: skip
             if self._done.wait(POLL_SECONDS):
                 return

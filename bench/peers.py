@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ error_log {workdir}/nginx-error.log;
 load_module {modules}/{dav_ext};
 events {{ worker_connections 256; }}
 http {{
+    dav_ext_lock_zone zone=bench:10m;
     access_log {workdir}/nginx-access.log;
     client_body_temp_path {workdir}/nginx-body;
     default_type application/octet-stream;
@@ -28,11 +31,41 @@ http {{
         listen {host}:{port};
         root {root};
         dav_methods PUT DELETE MKCOL COPY MOVE;
-        dav_ext_methods PROPFIND OPTIONS;
+        dav_ext_methods PROPFIND OPTIONS LOCK UNLOCK;
+        dav_ext_lock zone=bench;
         create_full_put_path on;
         client_max_body_size 200m;
     }}
 }}
+"""
+
+APACHE = "/usr/sbin/apache2"
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+APACHE_USER = "nobody"  # who Apache runs as when the bench runs as root
+# Debian's defaults (event MPM, its default thread counts) with only what WebDAV needs loaded.
+APACHE_CONF = """\
+ServerName {host}
+Listen {host}:{port}
+PidFile {home}/apache.pid
+DefaultRuntimeDir {home}
+ErrorLog {home}/error.log
+LogLevel warn
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule mime_module {modules}/mod_mime.so
+LoadModule dav_module {modules}/mod_dav.so
+LoadModule dav_fs_module {modules}/mod_dav_fs.so
+TypesConfig /etc/mime.types
+# Unlimited requests per connection, as nginx (1,000) and the Python servers nearly are.
+MaxKeepAliveRequests 0
+DavLockDB {home}/DavLock
+DocumentRoot {root}
+<Directory {root}>
+    Dav On
+    Options None
+    AllowOverride None
+    Require all granted
+</Directory>
 """
 
 
@@ -91,4 +124,43 @@ def _start_nginx(workdir: Path, root: Path) -> Server:
     return start_process("nginx", command, port, None, workdir)
 
 
-PEERS = [Peer("rclone", _rclone_missing, _start_rclone), Peer("nginx", _nginx_missing, _start_nginx)]
+def _apache_missing() -> str | None:
+    if not Path(APACHE).is_file():
+        return "Apache is not installed (Debian package apache2)"
+    if not all((APACHE_MODULES / f"mod_{m}.so").is_file() for m in ("dav", "dav_fs", "mpm_event")):
+        return f"Apache lacks mod_dav, mod_dav_fs or the event MPM in {APACHE_MODULES}"
+    return None
+
+
+def _start_apache(workdir: Path, root: Path) -> Server:
+    """Apache with mod_dav and mod_dav_fs in the foreground (-DFOREGROUND: its parent and its children).
+
+    Never as root: when the bench runs as root, Apache runs as nobody, which then owns its tree.
+    """
+    port = free_port()
+    home = workdir / "apache"
+    home.mkdir()
+    config = home / "apache2.conf"
+    config.write_text(APACHE_CONF.format(host=HOST, port=port, home=home, modules=APACHE_MODULES, root=root))
+    command = [APACHE, "-f", str(config), "-DFOREGROUND"]
+    if os.geteuid() == 0:
+        account = pwd.getpwnam(APACHE_USER)
+        workdir.chmod(0o711)  # nobody passes through the bench's folder to its own
+        for path in (home, root):
+            _chown_tree(path, account.pw_uid, account.pw_gid)
+        command = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups", *command]
+    return start_process("apache", command, port, None, workdir)
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid)
+    for folder, names, files in os.walk(path):
+        for name in names + files:
+            os.chown(os.path.join(folder, name), uid, gid)
+
+
+PEERS = [
+    Peer("apache", _apache_missing, _start_apache),
+    Peer("nginx", _nginx_missing, _start_nginx),
+    Peer("rclone", _rclone_missing, _start_rclone),
+]

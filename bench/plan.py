@@ -18,7 +18,7 @@ class Plan:
     scale: float  # multiplies every request count
     concurrency: int  # client connections for the read workloads
     huge_size: int  # bytes of huge.pdf and of each big upload
-    writers: int  # concurrent writers, and clients of the upload-memory test
+    writers: int  # concurrent writers, GET 1 MiB's connections, and clients of the upload-memory test
 
     def count(self, base: int) -> int:
         """A request count at this scale: at least one, so a tiny scale still runs everything."""

@@ -1,4 +1,4 @@
-"""Starting, probing and stopping the portal and plain WsgiDAV, each in its own process."""
+"""Starting, probing and stopping the portal and plain WsgiDAV, each in its own process (or processes)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ import requests
 import yaml
 
 import davportal.core.settings as portal_settings
+from bench import dataset, processes
 from bench.errors import BenchError
 
 HOST = "127.0.0.1"
 LOGIN = "bench"
 PASSWORD = "benchpass1"
+CONTACT_LOGIN = "benchcontact"
+CONTACT_PASSWORD = "benchcontact1"
+WSGIDAV_BLOCK_SIZE = 1024 * 1024  # the portal's block size
 STARTUP_SECONDS = 120  # a busy machine starts a server later: only the wait grows
 STOP_SECONDS = 10
 LOG_TAIL_LINES = 20
@@ -27,30 +31,35 @@ LOG_TAIL_LINES = 20
 
 @dataclass
 class Server:
-    name: str  # the key in the JSON results: "portal", "wsgidav", or a peer's name
+    name: str  # the key in the JSON results and for --servers: "wsgidav", "portal", "portal-n", or a peer's name
     process: subprocess.Popen
     base_url: str
     auth: tuple[str, str] | None
     log_path: Path
+    database: str | None = None  # the portal's: "sqlite" or "postgresql"
+    contact_auth: tuple[str, str] | None = None  # the portal's contact; other servers list anonymously
 
-    def session(self) -> requests.Session:
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.database})" if self.database else self.name
+
+    def session(self, as_contact: bool = False) -> requests.Session:
         session = requests.Session()
-        session.auth = self.auth
+        session.auth = self.contact_auth if as_contact and self.contact_auth else self.auth
         return session
 
     def url(self, path: str) -> str:
         return self.base_url + path.lstrip("/")
 
-    def peak_rss_kib(self) -> int:
-        """VmHWM: the most resident memory the server process held since it started (or since reset), in KiB."""
-        return self.memory_kib("VmHWM")
+    def cpu_seconds(self) -> float:
+        return processes.cpu_seconds(self.process.pid)
 
-    def memory_kib(self, field: str) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        for line in status.splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-        raise BenchError(f"{self.name}: no {field} in /proc/{self.process.pid}/status")
+    def memory(self, field: str) -> processes.Memory:
+        """VmRSS (now) or VmHWM (the most since start, or since reset) over the server's processes."""
+        memory = processes.memory(self.process.pid, field)
+        if not memory.processes:
+            raise BenchError(f"{self.label}: no {field} in /proc/{self.process.pid}/status")
+        return memory
 
     def log_tail(self) -> str:
         lines = self.log_path.read_text(errors="replace").splitlines()
@@ -66,33 +75,52 @@ class Server:
                 self.process.wait()
 
 
-def provision_portal(workdir: Path, storage_root: Path, threads: int) -> Path:
-    """Write the portal's config, create its database, the staff login and the client; return the config."""
-    config_path = workdir / "portal.yaml"
+def portal_config(workdir: Path, label: str, database_url: str, threads: int) -> Path:
+    """Write a portal's config, its storage in workdir/LABEL-files; return its path."""
+    config_path = workdir / f"{label}.yaml"
     config = {
         "davportal": {
-            "database_url": f"sqlite:///{workdir / 'portal.db'}",
-            "storage_root": str(storage_root),
+            "database_url": database_url,
+            "storage_root": str(workdir / f"{label}-files"),
             "uploads": {"allowed_extensions": ["*"]},
         },
         "server_args": {"numthreads": threads},
     }
     config_path.write_text(yaml.safe_dump(config))
-    options = ["--config", str(config_path)]
-    _run_setup(["init", *options])
-    _run_setup(["staff", "add", LOGIN, "--password-stdin", *options], stdin=f"{PASSWORD}\n")
-    _run_setup(["client", "add", LOGIN, "--name", "Bench", *options])
     return config_path
 
 
-def start_portal(workdir: Path, config_path: Path) -> Server:
+def provision_portal(config_path: Path) -> None:
+    """Create the portal's database and storage, the staff login, the client and its contact, as an admin would."""
+    options = ["--config", str(config_path)]
+    _run_setup(["init", *options])
+    _run_setup(["staff", "add", LOGIN, "--password-stdin", *options], stdin=f"{PASSWORD}\n")
+    _run_setup(["client", "add", dataset.CLIENT, "--name", "Bench", *options])
+    _run_setup(["contact", "add", CONTACT_LOGIN, "--client", dataset.CLIENT, "--password-stdin", *options],
+               stdin=f"{CONTACT_PASSWORD}\n")  # fmt: skip
+
+
+def portal_storage(config_path: Path) -> Path:
+    return Path(yaml.safe_load(config_path.read_text())["davportal"]["storage_root"])
+
+
+def start_portal(workdir: Path, config_path: Path, name: str, database: str, workers: int) -> Server:
     port = free_port()
-    command = _console_script("davportal", "serve", "--config", str(config_path), "--host", HOST, "--port", str(port))
-    return start_process("portal", command, port, (LOGIN, PASSWORD), workdir)
+    command = _console_script("davportal", "serve", "--config", str(config_path), "--host", HOST,
+                              "--port", str(port), "--workers", str(workers))  # fmt: skip
+    server = start_process(name, command, port, (LOGIN, PASSWORD), workdir, log_name=config_path.stem)
+    server.database = database
+    server.contact_auth = (CONTACT_LOGIN, CONTACT_PASSWORD)
+    return server
 
 
 def start_wsgidav(workdir: Path, root: Path, threads: int) -> Server:
-    """Plain WsgiDAV on the same backend (cheroot) and thread count, anonymous access."""
+    """Plain WsgiDAV in its fair configuration: anonymous, on the same cheroot and thread count as the portal.
+
+    lxml (installed) builds its XML; logging is off; properties and locks are kept in memory, as a
+    small deployment would; and it reads and writes bodies in 1 MiB blocks like the portal
+    (WsgiDAV's own default is 8 KiB), so the large transfers compare the servers, not the block size.
+    """
     port = free_port()
     config_path = workdir / "wsgidav.yaml"
     config = {
@@ -108,8 +136,11 @@ def start_wsgidav(workdir: Path, root: Path, threads: int) -> Server:
         "simple_dc": {"user_mapping": {"*": True}},
         "server": "cheroot",
         "server_args": {"numthreads": threads},
-        "verbose": 2,
-        "logging": {"enable": True},
+        "verbose": 1,
+        "logging": {"enable": False},
+        "property_manager": True,
+        "lock_storage": True,
+        "block_size": WSGIDAV_BLOCK_SIZE,
         "dir_browser": {"enable": False},
     }
     config_path.write_text(yaml.safe_dump(config))
@@ -147,9 +178,10 @@ def _run_setup(args: list[str], stdin: str | None = None) -> None:
         raise BenchError(f"portal setup failed: davportal {' '.join(args)}\n{done.stderr.strip()}")
 
 
-def start_process(name: str, command: list[str], port: int, auth, workdir: Path) -> Server:
+def start_process(name: str, command: list[str], port: int, auth, workdir: Path,
+                  log_name: str | None = None) -> Server:  # fmt: skip
     """Start a server with its output in workdir/NAME.log; return once it answers PROPFIND."""
-    log_path = workdir / f"{name}.log"
+    log_path = workdir / f"{log_name or name}.log"
     # The log goes to a file, not a pipe: a pipe nobody reads would fill and stall the server.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -168,11 +200,12 @@ def start_process(name: str, command: list[str], port: int, auth, workdir: Path)
 def _wait_ready(server: Server) -> None:
     """Poll until an authenticated PROPFIND answers: the portal has then also cached the login."""
     deadline = time.monotonic() + STARTUP_SECONDS
+    name = server.log_path.stem
     with server.session() as session:
         while True:
             if server.process.poll() is not None:
                 raise BenchError(
-                    f"{server.name} exited with status {server.process.returncode} while starting:\n{server.log_tail()}"
+                    f"{name} exited with status {server.process.returncode} while starting:\n{server.log_tail()}"
                 )
             try:
                 # The first login hashes a password: on a busy machine that alone can take seconds.
@@ -183,9 +216,8 @@ def _wait_ready(server: Server) -> None:
                 if response.status_code == 207:
                     return
                 raise BenchError(
-                    f"{server.name} answered PROPFIND / with {response.status_code} while starting:\n"
-                    f"{response.text[:500]}"
+                    f"{name} answered PROPFIND / with {response.status_code} while starting:\n{response.text[:500]}"
                 )
             if time.monotonic() > deadline:
-                raise BenchError(f"{server.name} did not answer within {STARTUP_SECONDS} s:\n{server.log_tail()}")
+                raise BenchError(f"{name} did not answer within {STARTUP_SECONDS} s:\n{server.log_tail()}")
             time.sleep(0.1)
