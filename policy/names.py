@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import unicodedata
 
 from policy.model import ALLOWED, Decision
@@ -14,6 +15,8 @@ RESERVED_PREFIX = ".davportal-"
 # Files that Finder, Explorer and Office write on their own: accepted whatever the type list says,
 # so that saving from a desktop never fails (MODEL.md, "Uploads").
 DESKTOP_FILES = (".DS_Store", "._*", "Thumbs.db", "desktop.ini", "~$*", "~*.tmp")
+# The patterns as one expression: a listing asks for every entry.
+_DESKTOP_FILE = re.compile("|".join(fnmatch.translate(pattern.lower()) for pattern in DESKTOP_FILES))
 
 
 def normalize(name: str) -> str:
@@ -26,8 +29,7 @@ def is_reserved(name: str) -> bool:
 
 
 def is_desktop_file(name: str) -> bool:
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in DESKTOP_FILES)
+    return _DESKTOP_FILE.match(name.lower()) is not None
 
 
 def extension(name: str) -> str:
