@@ -43,18 +43,17 @@ def prefetch(portal: Portal, urls: list[str], environ: dict, now: float) -> bool
     properties, locks = context.dead_properties, context.locks
     missing, any_lock = [], False
     for url in urls:
-        if url not in properties or normalized(url) not in locks:
-            missing.append(url)
-        elif locks[normalized(url)]:
+        root = normalized(url)
+        if url not in properties or root not in locks:
+            missing.append((url, root))
+            properties[url], locks[root] = {}, []
+        elif locks[root]:
             any_lock = True
     if not missing:
         return any_lock
-    for url in missing:
-        properties[url] = {}
-        locks[normalized(url)] = []
     dialect = portal.engine.dialect.name
-    with portal.sessions() as session:
-        for row in session.execute(_properties_and_locks(dialect), _parameters(missing, now, dialect)):
+    with portal.engine.connect() as connection:  # Core: no ORM work for a read of plain rows
+        for row in connection.execute(_properties_and_locks(dialect), _parameters(missing, now, dialect)):
             if row.kind == _PROPERTY:
                 properties[row.url][row.name] = row.value
             else:
@@ -62,8 +61,8 @@ def prefetch(portal: Portal, urls: list[str], environ: dict, now: float) -> bool
                                                row.timeout, row.expire))  # fmt: skip
                 any_lock = True
     if any_lock:
-        for url in missing:
-            locks[normalized(url)].sort(key=lambda lock: lock.expire)  # as `services.locks.on` orders them
+        for _, root in missing:
+            locks[root].sort(key=lambda lock: lock.expire)  # as `services.locks.on` orders them
     return any_lock
 
 
@@ -92,8 +91,8 @@ def _properties_and_locks(dialect: str):
     return union_all(properties, held)
 
 
-def _parameters(urls: list[str], now: float, dialect: str) -> dict[str, Any]:
-    roots = sorted({normalized(url) for url in urls})
+def _parameters(missing: list[tuple[str, str]], now: float, dialect: str) -> dict[str, Any]:
+    urls, roots = [url for url, _ in missing], sorted({root for _, root in missing})
     if dialect == "postgresql":
         return {"urls": urls, "roots": roots, "now": now}
     return {"urls": json.dumps(urls), "roots": json.dumps(roots), "now": now}
