@@ -127,18 +127,14 @@ def _http_date(secs: float) -> str:
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")  # fmt: skip
 
 
-def _element(name: str, text: str | None) -> str:
-    """`name` (Clark notation) as an element, empty for None."""
+def _empty(name: str) -> str:
+    """`name` (Clark notation) as an empty element: a property not found."""
     if name.startswith("{DAV:}"):
-        tag, declaration = "D:" + name[6:], ""
-    elif name.startswith("{"):
+        return f"<D:{name[6:]}/>"
+    if name.startswith("{"):
         namespace, local = name[1:].split("}", 1)
-        tag, declaration = "ns0:" + local, ' xmlns:ns0="' + _text(namespace).replace('"', "&quot;") + '"'
-    else:
-        tag, declaration = name, ""
-    if text is None:
-        return f"<{tag}{declaration}/>"
-    return f"<{tag}{declaration}>{text}</{tag}>"
+        return f'<ns0:{local} xmlns:ns0="{_text(namespace).replace(chr(34), "&quot;")}"/>'
+    return f"<{name}/>"
 
 
 class _Entry:
@@ -213,6 +209,7 @@ _LIVE: dict[str, Callable[[_Entry], str | None]] = {
 class _Multistatus:
     def __init__(self, environ: dict, resource: PortalFile | PortalFolder, members: list, names: list[str] | None):
         self.environ, self.names = environ, names
+        self.asked = [(name, _LIVE.get(name)) for name in names or ()]  # each live property's writer, once
         top_href, top_url = resource.get_href(), resource.get_ref_url()
         self.entries = [_Entry(resource, top_href, top_url)]
         for member in members:
@@ -281,15 +278,14 @@ class _Multistatus:
         found: list[str] = []
         missing: list[str] = []
         first_missing = False
-        for index, name in enumerate(self.names or ()):
-            live = _LIVE.get(name)
+        for index, (name, live) in enumerate(self.asked):
             if live is not None:
                 xml = live(entry)
             else:
                 stored = entry.dead.get(name)
                 xml = None if stored is None else _dead(name, stored)
             if xml is None:
-                missing.append(_element(name, None))
+                missing.append(_empty(name))
                 first_missing = first_missing or index == 0
             else:
                 found.append(xml)
