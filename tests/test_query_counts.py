@@ -48,6 +48,8 @@ def folders(firm):
 
 NAMED = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/>'
          b"<D:getlastmodified/><D:getetag/><D:lockdiscovery/></D:prop></D:propfind>")  # fmt: skip
+FINDER = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getlastmodified/><D:getcontentlength/>'
+          b"<D:creationdate/><D:resourcetype/></D:prop></D:propfind>")  # fmt: skip
 
 
 def _is_login(statement: str) -> bool:
@@ -83,6 +85,12 @@ def test_propfind_depth_1_runs_one_statement_whatever_the_folder_holds(folders, 
 def test_propfind_depth_0_of_a_file_runs_one_statement(folders, login, area, body):
     (statement,) = _statements(folders, login, f"/acme/{area}/n3/file001.txt", "0", body)
     assert "dead_property" in statement and "dav_lock" in statement
+
+
+@pytest.mark.parametrize("path", [f"/acme/{TEAM}/n60/", f"/acme/{TEAM}/n3/file001.txt"])
+def test_propfind_of_what_the_disk_holds_runs_no_statement(folders, path):
+    """Finder's four properties: nothing in them is kept in the database."""
+    assert _statements(folders, "alice", path, "1" if path.endswith("/") else "0", FINDER) == []
 
 
 def test_get_reads_the_login_and_writes_its_audit_row_only(folders):

@@ -222,7 +222,8 @@ class _Multistatus:
             self.entries.append(_Entry(member, top_href + href + slash, top_url + url + slash))
 
     def write(self) -> bytes:
-        self._read_properties_and_locks()
+        if self.names is None or any(live is None or live is _lockdiscovery for _, live in self.asked):
+            self._read_properties_and_locks()  # else nothing asked for is in the database (Finder's four)
         write = self._allprop if self.names is None else self._named
         parts = ["<?xml version='1.0' encoding='UTF-8'?>\n<D:multistatus xmlns:D=\"DAV:\">"]
         for entry in self.entries:
