@@ -37,7 +37,7 @@ WSGIDAV_WIRING: dict[str, Any] = {
     },
     # In order: the audit trail (it sees every outcome), error pages (plain-language reasons, no
     # internals), request sanity (paths, XML bodies), browser sign-in, login, the access policy,
-    # the web pages (a browser on a folder), then WebDAV itself.
+    # the web pages (a browser on a folder), PROPFIND's common cases, then WebDAV itself.
     "middleware_stack": [
         "wsgidav_ext.audit.AuditTrail",
         "wsgidav_ext.error_pages.ErrorPages",
@@ -46,6 +46,7 @@ WSGIDAV_WIRING: dict[str, Any] = {
         "wsgidav.http_authenticator.HTTPAuthenticator",
         "wsgidav_ext.gate.AccessGate",
         "davportal.web.pages.WebPages",
+        "wsgidav_ext.propfind.PropfindFastPath",
         "wsgidav.request_resolver.RequestResolver",
     ],
     # GET and PUT move data in 256 KiB blocks, not 8 KiB: fewer system calls; larger blocks cost

@@ -1,7 +1,8 @@
 """WebDAV dead properties in the portal's database, read in one query per listing.
 
 WsgiDAV asks its property manager once per listed entry (and once more per property); here a
-folder listing loads every entry's properties in one statement, kept in the request's context.
+folder listing loads every entry's properties in one statement, with their locks, kept in the
+request's context (`wsgidav_ext.prefetch`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from sqlalchemy import delete, or_, select
 from davportal.core.models import DeadProperty
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
-
-_IN_BATCH = 500  # bound parameters per statement, well inside every database's limit
+from wsgidav_ext.lock_store import PortalLockStorage
 
 
 class PortalPropertyManager:
@@ -25,17 +25,12 @@ class PortalPropertyManager:
         return f"{self.__class__.__name__}()"
 
     # --- reading -----------------------------------------------------------------------
-    def prefetch(self, urls: list[str], environ: dict) -> None:
-        """Load the properties of many resources at once (a folder and its entries)."""
-        cache = RequestContext.of(environ).dead_properties
-        missing = [url for url in urls if url not in cache]
-        for url in missing:
-            cache[url] = {}
-        with self.portal.sessions() as session:
-            for start in range(0, len(missing), _IN_BATCH):
-                batch = missing[start : start + _IN_BATCH]
-                for row in session.execute(select(DeadProperty).where(DeadProperty.url.in_(batch))).scalars():
-                    cache[row.url][row.name] = row.value
+    @staticmethod
+    def prefetch(urls: list[str], environ: dict) -> bool:
+        """Load the properties of many resources at once (a folder and its entries), with their
+        locks in the same statement (`wsgidav_ext.prefetch`); True if any holds a lock."""
+        storage: PortalLockStorage = environ["wsgidav.provider"].lock_manager.storage
+        return storage.prefetch(urls, environ)
 
     def _properties(self, url: str, environ: dict | None) -> dict[str, str]:
         if environ is None:  # outside a request: read it, keep nothing

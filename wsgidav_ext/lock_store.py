@@ -7,7 +7,8 @@ its own process only: two processes (gunicorn workers, or nodes) could both pass
 and a release are single statements there too. The LockManager's own check stays: it is a quick
 refusal, and the grant's check is the one that counts.
 
-A listing reads the locks of a folder and its entries in one statement (`prefetch`), and
+A listing reads the locks of a folder and its entries in one statement, with their dead
+properties (`prefetch`), and
 `lock_discovery` builds each entry's `{DAV:}lockdiscovery` from them, with a lock's token only for
 its holder.
 """
@@ -35,6 +36,7 @@ from davportal.services.locks import HeldLock, LockConflict
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from policy.locks import ancestors
+from wsgidav_ext.prefetch import prefetch
 
 etree = xml_tools.etree  # lxml, as WsgiDAV uses it
 
@@ -144,13 +146,10 @@ class PortalLockStorage:
         return [lock.token for lock in found] if token_only else [_as_dict(lock) for lock in found]
 
     # --- the portal's own: listings --------------------------------------------------------
-    def prefetch(self, urls: list[str], environ: dict) -> None:
-        """Read the locks on a folder and its entries at once, for the PROPFIND that follows."""
-        cache = RequestContext.of(environ).locks
-        missing = [url for url in map(normalize_lock_root, urls) if url not in cache]
-        if missing:
-            with self.portal.sessions() as session:
-                cache.update(locks.on(session, missing, self.clock()))
+    def prefetch(self, urls: list[str], environ: dict) -> bool:
+        """Read the locks on a folder and its entries at once, with their dead properties, for the
+        PROPFIND that follows; True if any of them holds a lock."""
+        return prefetch(self.portal, urls, environ, self.clock())
 
     def locks_on(self, url: str, environ: dict) -> list[HeldLock]:
         """The locks on `url` itself: from the listing's read, or read now (a LOCK's answer shows
@@ -173,7 +172,7 @@ class PortalLockStorage:
 def lock_discovery(held: list[HeldLock], *, lockroot_href: str, login: str | None, now: float):
     """`{DAV:}lockdiscovery` of a resource from its locks, as WsgiDAV writes it, except that a
     lock's token is shown to its holder only (a token is half a credential)."""
-    discovery = etree.Element("{DAV:}lockdiscovery")
+    discovery = etree.Element("{DAV:}lockdiscovery", nsmap={"D": "DAV:"})
     for lock in held:
         active = etree.SubElement(discovery, "{DAV:}activelock")
         etree.SubElement(etree.SubElement(active, "{DAV:}locktype"), "{DAV:}write")

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,7 @@ from davportal.services.shared_view import shared_view
 from policy import Action, Area, Target, decide
 from policy.documents import Disposal, owner_after
 from policy.names import is_desktop_file, is_reserved, normalize
+from wsgidav_ext.content_types import content_type
 from wsgidav_ext.live_properties import is_live_property, live_property_value, set_live_property
 from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
 
@@ -123,7 +125,7 @@ def _declared_sha1(header: str) -> str | None:
     return None
 
 
-def _resource(path: str, environ: dict, disk: Path, st: os.stat_result):
+def _resource(path: str, environ: dict, disk: Path | str, st: os.stat_result):
     if stat.S_ISDIR(st.st_mode):
         return PortalFolder(path, environ, disk, st)
     if stat.S_ISREG(st.st_mode):
@@ -142,12 +144,22 @@ class _OnDisk:
     get_ref_url: Callable[[], str]
     remove_all_properties: Callable[..., None]
 
-    def _init_disk(self, disk: Path, st: os.stat_result | None):
-        self.disk = disk
+    def _init_disk(self, disk: Path | str, st: os.stat_result | None):
+        if isinstance(disk, Path):
+            self.disk = disk
+        else:
+            self._where = disk  # a listed entry's path from scandir: a Path only when used
         self.st = st
-        self.name = disk.name
+        self.name = os.path.basename(disk)
         self.context = RequestContext.of(self.environ)
-        self.parts = self.context.parts(self.path)
+
+    @cached_property
+    def disk(self) -> Path:
+        return Path(self._where)
+
+    @cached_property
+    def parts(self) -> tuple[str, ...]:
+        return self.context.parts(self.path)  # on first use: a listing's entries mostly never ask
 
     def get_display_name(self):
         return self.name
@@ -246,7 +258,7 @@ class _OnDisk:
 
 
 class PortalFile(_OnDisk, DAVNonCollection):
-    def __init__(self, path: str, environ: dict, disk: Path, st: os.stat_result | None):
+    def __init__(self, path: str, environ: dict, disk: Path | str, st: os.stat_result | None):
         super().__init__(path, environ)
         self._init_disk(disk, st)  # st is None for a file whose first upload is arriving
         self._upload: AtomicUpload | None = None
@@ -255,7 +267,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
         return self.st.st_size if self.st else 0
 
     def get_content_type(self):
-        return util.guess_mime_type(self.path, self.environ["wsgidav.config"])
+        return content_type(self.path, self.environ["wsgidav.config"])
 
     def get_etag(self):
         if not self.st:
@@ -311,7 +323,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
 
 
 class PortalFolder(_OnDisk, DAVCollection):
-    def __init__(self, path: str, environ: dict, disk: Path, st: os.stat_result):
+    def __init__(self, path: str, environ: dict, disk: Path | str, st: os.stat_result):
         super().__init__(path, environ)
         self._init_disk(disk, st)
 
@@ -344,16 +356,26 @@ class PortalFolder(_OnDisk, DAVCollection):
         return self._visible([name for name, _ in self._entries()])
 
     def get_member_list(self):
-        # One scandir, no stat per child beyond what scandir already has: no N+1.
+        members = self.visible_members()
+        # Every entry's dead properties and locks in one statement, for the PROPFIND that follows.
+        urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
+        self.provider.lock_manager.storage.prefetch(urls, self.environ)
+        return members
+
+    def visible_members(self) -> list[PortalFile | PortalFolder]:
+        """What the actor may see in the folder: one scandir, no stat per child beyond what
+        scandir already has (no N+1), the policy on every child; for a contact in Team's
+        shared, the files shared with the client as well."""
         entries = dict(self._entries())
-        members = []
+        members: list[PortalFile | PortalFolder] = []
+        prefix = self.path.rstrip("/") + "/"
         for name in self._visible(list(entries)):
             entry = entries[name]
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # deleted since the folder was read: as if the listing came a moment later
-            child = _resource(util.join_uri(self.path, name), self.environ, self.disk / entry.name, st)
+            child = _resource(prefix + name, self.environ, entry.path, st)
             if child is not None:
                 members.append(child)
         actor = self.context.actor
@@ -362,11 +384,6 @@ class PortalFolder(_OnDisk, DAVCollection):
                 shared = self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
                 if shared is not None:
                     members.append(shared)
-        # Every entry's dead properties and locks in one query each, for the PROPFIND that follows.
-        urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
-        if self.provider.prop_manager:
-            self.provider.prop_manager.prefetch(urls, self.environ)
-        self.provider.lock_manager.storage.prefetch(urls, self.environ)
         return members
 
     def get_member(self, name):
