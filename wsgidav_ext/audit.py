@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote
 
+from sqlalchemy import insert
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.models import AuditEvent
@@ -88,7 +89,8 @@ class AuditTrail(BaseMiddleware):
         events = []
         target = context.target
         reads_content = method != "GET" or (target is not None and target.exists and not target.is_collection)
-        if method in AUDITED and reads_content:
+        written_with_change = context.audited and status < 400  # else the change did not commit
+        if method in AUDITED and reads_content and not written_with_change:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
             path = context.audit_path or environ["PATH_INFO"]
             events.append(AuditEvent(action=method, destination=_joined(destination), **_where(context.parts(path)),
@@ -97,6 +99,16 @@ class AuditTrail(BaseMiddleware):
             events.append(AuditEvent(action=action, detail=detail, **_where(context.parts(path)), **who, **common))
         context.events.clear()
         return events
+
+
+def audit_with_change(environ: dict, context: RequestContext, status: int) -> None:
+    """The request's audit events, added to the transaction of a change that commits on its own
+    (an upload, holding its name's lock) as one Core statement: they commit, or not, with it."""
+    for event in AuditTrail._events(environ, context, status):
+        columns = {column.key: getattr(event, column.key) for column in AuditEvent.__table__.columns}
+        context.session.connection().execute(insert(AuditEvent).values(
+            {key: value for key, value in columns.items() if value is not None}))  # fmt: skip
+    context.audited = True
 
 
 def _where(parts: tuple[str, ...]) -> dict:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from davportal.core.errors import BadRequest, NotFound
 from policy import Target
 from policy.names import is_reserved, normalize
 
+# A folder changed this recently may change again without its mtime moving (the clock's
+# granularity, another node's clock): its names are read afresh rather than remembered.
+SETTLED_NS = 3_000_000_000
+REMEMBERED_FOLDERS = 4096
+
 
 class Storage:
     def __init__(self, root: os.PathLike | str):
         self.root = Path(root).absolute()
+        # Per process: a folder's names by case-folded name, while the folder's (inode, mtime) stays.
+        self._folded: dict[Path, tuple[tuple[int, int], dict[str, tuple[str, ...]]]] = {}
 
     def ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -34,17 +42,38 @@ class Storage:
         return True
 
     def case_twin(self, parts: tuple[str, ...]) -> str | None:
-        """A name in the same folder that differs from this one only in case, if there is one."""
-        wanted = parts[-1].casefold()
+        """A name in the same folder that differs from this one only in case, if there is one.
+
+        The folder is read only when it changed since this process last read it (its inode and
+        mtime, which every process and node writing to it moves), or changed too recently to tell.
+        """
+        names = self._folded_names(self.path_of(parts[:-1])).get(parts[-1].casefold(), ())
+        return next((name for name in names if name != parts[-1]), None)
+
+    def _folded_names(self, folder: Path) -> dict[str, tuple[str, ...]]:
         try:
-            with os.scandir(self.path_of(parts[:-1])) as it:
+            st = os.stat(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        key = (st.st_ino, st.st_mtime_ns)
+        remembered = self._folded.get(folder)
+        if remembered is not None and remembered[0] == key:
+            return remembered[1]
+        settled = time.time_ns() - st.st_mtime_ns > SETTLED_NS  # the time before reading, racy-git style
+        folded: dict[str, tuple[str, ...]] = {}
+        try:
+            with os.scandir(folder) as it:
                 for entry in it:
                     name = normalize(entry.name)
-                    if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
-                        return name
+                    if not is_reserved(name):
+                        folded[name.casefold()] = (*folded.get(name.casefold(), ()), name)
         except (FileNotFoundError, NotADirectoryError):
-            pass
-        return None
+            return {}
+        if settled:
+            if len(self._folded) >= REMEMBERED_FOLDERS:
+                self._folded.clear()
+            self._folded[folder] = (key, folded)
+        return folded
 
     def target(self, parts: tuple[str, ...]) -> Target:
         """What is at a path, for the policy; a document that is not there is refused."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import Digests
@@ -25,17 +26,18 @@ def record(
 ) -> None:  # fmt: skip
     """A new document, or a new version (it belongs to whoever wrote it; a description stays).
 
-    An update first, an insert only when nothing was there: the row is never read.
+    One statement, the row never read: an insert that becomes an update where the row exists
+    (a Core statement on the session's connection: every upload runs it).
     """
     sha1, md5 = digests or (None, None)
-    changed = cast("CursorResult[Any]", session.execute(
-        update(Document).where(Document.client_id == client_id, Document.path == path)
-        .values(uploaded_by=login, uploaded_at=utcnow(), is_folder=is_folder, sha1=sha1, md5=md5)
-        .execution_options(synchronize_session=False)
-    )).rowcount  # fmt: skip
-    if not changed:
-        session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder,
-                             sha1=sha1, md5=md5, description=description))  # fmt: skip
+    written = {"uploaded_by": login, "uploaded_at": utcnow(), "is_folder": is_folder, "sha1": sha1, "md5": md5}
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(Document)
+        .values(client_id=client_id, path=path, description=description, shared=False, **written)
+        .on_conflict_do_update(index_elements=["client_id", "path"], set_=written)
+    )
 
 
 def forget(session: Session, client_id: str, path: str) -> None:
