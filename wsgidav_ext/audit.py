@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from sqlalchemy import insert
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.core.models import AuditEvent
+from davportal.core.models import AuditEvent, utcnow
 from davportal.core.outages import outage_of
 from davportal.core.paths import split_path
 from davportal.services.authentication import printable
@@ -104,11 +104,15 @@ class AuditTrail(BaseMiddleware):
 def audit_with_change(environ: dict, context: RequestContext, status: int) -> None:
     """The request's audit events, added to the transaction of a change that commits on its own
     (an upload, holding its name's lock) as one Core statement: they commit, or not, with it."""
-    for event in AuditTrail._events(environ, context, status):
-        columns = {column.key: getattr(event, column.key) for column in AuditEvent.__table__.columns}
-        context.session.connection().execute(insert(AuditEvent).values(
-            {key: value for key, value in columns.items() if value is not None}))  # fmt: skip
+    rows = [{column: getattr(event, column) for column in _COLUMNS} | {"at": utcnow()}
+            for event in AuditTrail._events(environ, context, status)]  # fmt: skip
+    if rows:
+        context.session.connection().execute(_NEW_EVENT, rows)
     context.audited = True
+
+
+_COLUMNS = [column.key for column in AuditEvent.__table__.columns if column.key not in ("id", "at")]
+_NEW_EVENT = insert(AuditEvent)
 
 
 def _where(parts: tuple[str, ...]) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from davportal.core.errors import BadRequest, NotFound
@@ -42,38 +41,16 @@ class Storage:
         return True
 
     def case_twin(self, parts: tuple[str, ...]) -> str | None:
-        """A name in the same folder that differs from this one only in case, if there is one.
-
-        The folder is read only when it changed since this process last read it (its inode and
-        mtime, which every process and node writing to it moves), or changed too recently to tell.
-        """
-        names = self._folded_names(self.path_of(parts[:-1])).get(parts[-1].casefold(), ())
-        return next((name for name in names if name != parts[-1]), None)
-
-    def _folded_names(self, folder: Path) -> dict[str, tuple[str, ...]]:
+        """A name in the same folder that differs from this one only in case, if there is one."""
+        wanted = parts[-1].casefold()
         try:
-            st = os.stat(folder)
+            names = os.listdir(self.path_of(parts[:-1]))  # names only: no DirEntry, no stat
         except (FileNotFoundError, NotADirectoryError):
-            return {}
-        key = (st.st_ino, st.st_mtime_ns)
-        remembered = self._folded.get(folder)
-        if remembered is not None and remembered[0] == key:
-            return remembered[1]
-        settled = time.time_ns() - st.st_mtime_ns > SETTLED_NS  # the time before reading, racy-git style
-        folded: dict[str, tuple[str, ...]] = {}
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    name = normalize(entry.name)
-                    if not is_reserved(name):
-                        folded[name.casefold()] = (*folded.get(name.casefold(), ()), name)
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        if settled:
-            if len(self._folded) >= REMEMBERED_FOLDERS:
-                self._folded.clear()
-            self._folded[folder] = (key, folded)
-        return folded
+            return None
+        for name in map(normalize, names):
+            if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
+                return name
+        return None
 
     def target(self, parts: tuple[str, ...]) -> Target:
         """What is at a path, for the policy; a document that is not there is refused."""

@@ -51,10 +51,13 @@ def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *,
     return len(told)
 
 
+_NEW_NOTICE = insert(Notice)
+
+
 def _add_notices(session: Session, notices: list[dict]) -> None:
     # One Core statement in the change's transaction: uploads add notices on their hot path.
     if notices:
-        session.connection().execute(insert(Notice), notices)
+        session.connection().execute(_NEW_NOTICE, notices)
 
 
 def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str,

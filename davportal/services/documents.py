@@ -27,17 +27,25 @@ def record(
     """A new document, or a new version (it belongs to whoever wrote it; a description stays).
 
     One statement, the row never read: an insert that becomes an update where the row exists
-    (a Core statement on the session's connection: every upload runs it).
+    (Core, on the session's connection: no unit of work).
     """
     sha1, md5 = digests or (None, None)
-    written = {"uploaded_by": login, "uploaded_at": utcnow(), "is_folder": is_folder, "sha1": sha1, "md5": md5}
     connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(
-        insert(Document)
-        .values(client_id=client_id, path=path, description=description, shared=False, **written)
-        .on_conflict_do_update(index_elements=["client_id", "path"], set_=written)
-    )
+    connection.execute(_RECORD[connection.dialect.name], {
+        "client_id": client_id, "path": path, "uploaded_by": login, "uploaded_at": utcnow(), "is_folder": is_folder,
+        "sha1": sha1, "md5": md5, "description": description, "shared": False,
+    })  # fmt: skip
+
+
+def _upsert(insert):
+    """The record's statement, built once: every upload runs it."""
+    statement = insert(Document)
+    written = ("uploaded_by", "uploaded_at", "is_folder", "sha1", "md5")
+    return statement.on_conflict_do_update(index_elements=["client_id", "path"],
+                                           set_={column: statement.excluded[column] for column in written})  # fmt: skip
+
+
+_RECORD = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
 
 
 def forget(session: Session, client_id: str, path: str) -> None:
