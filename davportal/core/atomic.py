@@ -95,7 +95,7 @@ class AtomicUpload:
             writer.finish()
         if not self._file.closed:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            os.fdatasync(self._file.fileno())  # the bytes and what reading them needs; not the times
             self._file.close()
 
     def verify(self) -> None:
