@@ -26,7 +26,10 @@ class Digests(NamedTuple):
     md5: str
 
 
-BLOCKS_IN_FLIGHT = 2  # between the network read and the disk: a large upload's memory stays flat
+BLOCKS_IN_FLIGHT = 1  # between the network read and the disk: a large upload's memory stays flat
+# Uploads hashed and written beside their network read at once, per process: one per core is all
+# the overlap there is; the others are stored as they arrive, so many at once add no memory.
+PIPELINES = threading.BoundedSemaphore(os.cpu_count() or 1)
 FLUSH_EVERY = 16 * 1024 * 1024  # bytes a large upload writes between flushes, so the last one is short
 
 
@@ -53,11 +56,16 @@ class AtomicUpload:
         self.temp = target.with_name(f"{RESERVED_PREFIX}{secrets.token_hex(8)}.part")
         self._file = open(self.temp, "xb")
         self._writer: _Writer | None = None
+        self._inline = False
         self._unflushed = 0
 
     def write(self, data: bytes) -> int:
-        if self.size and self._writer is None:
-            self._writer = _Writer(self._store_flushing)  # a second block: the upload is large
+        if self.size and self._writer is None and not self._inline:
+            # A second block: the upload is large. Overlapped where a core is free for it.
+            if PIPELINES.acquire(blocking=False):
+                self._writer = _Writer(self._store_flushing)
+            else:
+                self._inline = True
         self.size += len(data)
         if self.size > self.max_bytes:
             raise TooLarge(too_large_reason(self.max_bytes))
@@ -153,15 +161,18 @@ class _Writer:
 
     def finish(self) -> None:
         """Wait until every block is stored; a failure to store one is raised here."""
-        self._blocks.put(None)
-        self._thread.join()
+        self._end()
         if self._failure is not None:
             raise self._failure
 
     def abandon(self) -> None:
         self._abandoned = True
+        self._end()
+
+    def _end(self) -> None:
         self._blocks.put(None)
         self._thread.join()
+        PIPELINES.release()
 
     def _run(self) -> None:
         while (data := self._blocks.get()) is not None:
