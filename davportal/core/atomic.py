@@ -30,7 +30,7 @@ BLOCKS_IN_FLIGHT = 1  # between the network read and the disk: a large upload's 
 # Uploads hashed and written beside their network read at once, per process: one per core is all
 # the overlap there is; the others are stored as they arrive, so many at once add no memory.
 PIPELINES = threading.BoundedSemaphore(os.cpu_count() or 1)
-FLUSH_EVERY = 16 * 1024 * 1024  # bytes a large upload writes between flushes, so the last one is short
+FLUSH_EVERY = 16 * 1024 * 1024  # bytes a large upload writes before their flush to disk is started
 
 
 class AtomicUpload:
@@ -58,6 +58,7 @@ class AtomicUpload:
         self._writer: _Writer | None = None
         self._inline = False
         self._unflushed = 0
+        self._flushed = 0
 
     def write(self, data: bytes) -> int:
         if self.size and self._writer is None and not self._inline:
@@ -84,8 +85,12 @@ class AtomicUpload:
         self._store(data)
         self._unflushed += len(data)
         if self._unflushed >= FLUSH_EVERY:
+            # Start writing what has arrived to disk without waiting for it (Linux starts the
+            # writeback of dirty pages it is told are not needed), so the last flush is short.
             self._file.flush()
-            os.fdatasync(self._file.fileno())
+            if hasattr(os, "posix_fadvise"):  # Linux, the BSDs; not macOS
+                os.posix_fadvise(self._file.fileno(), self._flushed, self._unflushed, os.POSIX_FADV_DONTNEED)
+            self._flushed += self._unflushed
             self._unflushed = 0
 
     @property
