@@ -1,6 +1,6 @@
 """Who may do what where: data plus pure functions, no I/O (MODEL.md is the reference)."""
 
-from policy.access import decide, decide_tree
+from policy.access import decide, decide_tree, readable_by_contacts
 from policy.model import (
     CLIENT_SHARED,
     PRIVATE,
@@ -23,5 +23,5 @@ def default_rules(team_shared: str, client_shared: str) -> RuleBook:
 
 __all__ = [
     "CLIENT_SHARED", "PRIVATE", "TEAM_SHARED", "Action", "Actor", "Area", "Decision", "Role", "Rule",
-    "RuleBook", "Target", "decide", "decide_tree", "default_rules",
+    "RuleBook", "Target", "decide", "decide_tree", "default_rules", "readable_by_contacts",
 ]  # fmt: skip

@@ -94,6 +94,12 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
     return ALLOWED
 
 
+def readable_by_contacts(target: Target, rules: RuleBook) -> bool:
+    """Whether a contact of any participant type could read the target: where none could (a
+    private folder), nobody need be looked up to be told of it."""
+    return len(target.parts) < 2 or bool(rules.rule_at(target.below_client).readers)
+
+
 def decide_tree(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Decision:
     """Decide for a folder and everything in it that has a rule of its own (COPY, MOVE, DELETE)."""
     decision = decide(actor, action, target, rules)

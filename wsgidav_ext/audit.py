@@ -97,7 +97,8 @@ class AuditTrail(BaseMiddleware):
         events = []
         target = context.target
         reads_content = method != "GET" or (target is not None and target.exists and not target.is_collection)
-        if method in AUDITED and reads_content:
+        written_with_change = context.audited and status < 400  # else the change did not commit
+        if method in AUDITED and reads_content and not written_with_change:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
             path = context.audit_path or environ["PATH_INFO"]
             events.append({**common, **who, "action": method, "destination": _joined(destination),
@@ -106,6 +107,15 @@ class AuditTrail(BaseMiddleware):
             events.append({**common, **who, "action": action, "detail": detail, **_where(context.parts(path))})
         context.events.clear()
         return events
+
+
+def audit_with_change(environ: dict, context: RequestContext, status: int) -> None:
+    """The request's audit events, added to the transaction of a change that commits on its own
+    (an upload, holding its name's lock) as one Core statement: they commit, or not, with it."""
+    rows = AuditTrail._events(environ, context, status)
+    if rows:
+        context.session.connection().execute(insert(AuditEvent), rows)
+    context.audited = True
 
 
 def _where(parts: tuple[str, ...]) -> dict:

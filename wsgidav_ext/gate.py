@@ -75,8 +75,8 @@ class AccessGate(BaseMiddleware):
                                                      settings.limits.lock_timeout_seconds)  # fmt: skip
         creates_file = method == "PUT" or (method == "LOCK" and not source.exists)
         if (action is Action.CREATE or creates_file) and not source.exists and source.parts:
+            # A case twin is looked for once, when the name is taken, holding its lock (placing).
             _enforce(check_new_name(source.parts[-1]))
-            _enforce(case_clash(source.parts[-1], self.portal.storage.case_twin(source.parts)))
         if creates_file:
             _enforce(check_file_type(source.parts[-1], settings.uploads.allowed_extensions))
             _enforce(check_size(_declared_size(environ), settings.uploads.max_bytes))

@@ -13,6 +13,7 @@ import shutil
 import stat
 from collections.abc import Callable
 from functools import cached_property
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +32,7 @@ from davportal.services.shared_view import shared_view
 from policy import Action, Area, Target, decide
 from policy.documents import Disposal, owner_after
 from policy.names import is_desktop_file, is_reserved, normalize
+from wsgidav_ext.audit import audit_with_change
 from wsgidav_ext.content_types import content_type
 from wsgidav_ext.live_properties import is_live_property, live_property_value, set_live_property
 from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
@@ -300,9 +302,13 @@ class PortalFile(_OnDisk, DAVNonCollection):
         if with_errors:
             upload.discard()
             return
-        new = placing.receive(self.context, self.parts, upload, expect_new=self.st is None)
+        placing.receive(self.context, self.parts, upload, expect_new=self.st is None, along=self._told_and_audited)
         self.st = os.lstat(self.disk)
+
+    def _told_and_audited(self, new: bool) -> None:
+        """The notices and the audit event of an upload, in the transaction of its record."""
         events.tell_written(self.context, self.parts, new=new)
+        audit_with_change(self.environ, self.context, HTTPStatus.CREATED if new else HTTPStatus.NO_CONTENT)
 
     def delete(self):
         if self._overwritten_by_a_file():

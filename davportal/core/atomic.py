@@ -5,9 +5,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import secrets
 import shutil
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,12 +26,20 @@ class Digests(NamedTuple):
     md5: str
 
 
+BLOCKS_IN_FLIGHT = 1  # between the network read and the disk: a large upload's memory stays flat
+# Uploads hashed and written beside their network read at once, per process: one per core is all
+# the overlap there is; the others are stored as they arrive, so many at once add no memory.
+PIPELINES = threading.BoundedSemaphore(os.cpu_count() or 1)
+FLUSH_EVERY = 16 * 1024 * 1024  # bytes a large upload writes before their flush to disk is started
+
+
 class AtomicUpload:
     """A file-like sink: counts bytes, refuses past the limit, and replaces the target on commit.
 
     Until `commit()` the previous version stays intact and nothing half-written is visible:
     the bytes go to a hidden temporary file in the same folder (same filesystem, so the final
-    rename is atomic).
+    rename is atomic). From its second block on, an upload is hashed, written and flushed by a
+    thread of its own while the next block arrives (hashlib and the disk release the GIL).
     """
 
     def __init__(
@@ -43,14 +55,43 @@ class AtomicUpload:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.temp = target.with_name(f"{RESERVED_PREFIX}{secrets.token_hex(8)}.part")
         self._file = open(self.temp, "xb")
+        self._writer: _Writer | None = None
+        self._inline = False
+        self._unflushed = 0
+        self._flushed = 0
 
     def write(self, data: bytes) -> int:
+        if self.size and self._writer is None and not self._inline:
+            # A second block: the upload is large. Overlapped where a core is free for it.
+            if PIPELINES.acquire(blocking=False):
+                self._writer = _Writer(self._store_flushing)
+            else:
+                self._inline = True
         self.size += len(data)
         if self.size > self.max_bytes:
             raise TooLarge(too_large_reason(self.max_bytes))
+        if self._writer is not None:
+            self._writer.put(data)
+        else:
+            self._store(data)
+        return len(data)
+
+    def _store(self, data: bytes) -> None:
         self._sha1.update(data)
         self._md5.update(data)
-        return self._file.write(data)
+        self._file.write(data)
+
+    def _store_flushing(self, data: bytes) -> None:
+        self._store(data)
+        self._unflushed += len(data)
+        if self._unflushed >= FLUSH_EVERY:
+            # Start writing what has arrived to disk without waiting for it (Linux starts the
+            # writeback of dirty pages it is told are not needed), so the last flush is short.
+            self._file.flush()
+            if hasattr(os, "posix_fadvise"):  # Linux, the BSDs; not macOS
+                os.posix_fadvise(self._file.fileno(), self._flushed, self._unflushed, os.POSIX_FADV_DONTNEED)
+            self._flushed += self._unflushed
+            self._unflushed = 0
 
     @property
     def digests(self) -> Digests:
@@ -62,9 +103,12 @@ class AtomicUpload:
 
     def close(self) -> None:
         """Flush to disk; the target is untouched until commit()."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.finish()
         if not self._file.closed:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            os.fdatasync(self._file.fileno())  # the bytes and what reading them needs; not the times
             self._file.close()
 
     def verify(self) -> None:
@@ -95,9 +139,53 @@ class AtomicUpload:
         sync_folder(self.target.parent)
 
     def discard(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.abandon()
         if not self._file.closed:
             self._file.close()
         self.temp.unlink(missing_ok=True)
+
+
+class _Writer:
+    """Hands blocks to a thread that stores them, at most BLOCKS_IN_FLIGHT ahead of it."""
+
+    def __init__(self, store: Callable[[bytes], None]):
+        self._store = store
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(BLOCKS_IN_FLIGHT)
+        self._failure: BaseException | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="upload-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, data: bytes) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if data:
+            self._blocks.put(data)
+
+    def finish(self) -> None:
+        """Wait until every block is stored; a failure to store one is raised here."""
+        self._end()
+        if self._failure is not None:
+            raise self._failure
+
+    def abandon(self) -> None:
+        self._abandoned = True
+        self._end()
+
+    def _end(self) -> None:
+        self._blocks.put(None)
+        self._thread.join()
+        PIPELINES.release()
+
+    def _run(self) -> None:
+        while (data := self._blocks.get()) is not None:
+            if self._failure is None and not self._abandoned:
+                try:
+                    self._store(data)
+                except BaseException as exc:  # raised in the request's thread at its next block
+                    self._failure = exc
 
 
 def place_new(source: Path, target: Path) -> None:
@@ -128,12 +216,75 @@ def keep_aside(source: Path, holder: Path) -> None:
 
 
 def sync_folder(folder: Path) -> None:
-    """fsync a folder, so that a rename or a new entry in it survives a power cut."""
+    """Make a rename or a new entry in `folder` survive a power cut (a flush of the folder)."""
+    FOLDER_FLUSHES.wait(folder, FOLDER_FLUSHES.changed(folder))
+
+
+def flush_folder(folder: Path) -> None:
+    """fsync a folder now."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@dataclass
+class _Folder:
+    done: threading.Condition
+    changes: int = 0  # changes made so far that wait for (or have had) a flush
+    flushed: int = 0  # changes known to be on disk
+    flushing: bool = False
+    waiting: int = 0
+
+
+class FolderFlushes:
+    """Group commit for folders: a flush of a folder that started after my change covers it.
+
+    Concurrent uploads into one folder each note their change once it is made, then wait: one of
+    them flushes the folder for every change noted until then, the others wait for that flush
+    (or the next), and no change is answered before a flush that began after it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._folders: dict[Path, _Folder] = {}
+
+    def changed(self, folder: Path) -> int:
+        """Note a change just made in `folder` (a rename, a new entry): the ticket to wait with."""
+        with self._lock:
+            state = self._folders.get(folder)
+            if state is None:
+                state = self._folders[folder] = _Folder(threading.Condition(self._lock))
+            state.changes += 1
+            state.waiting += 1
+            return state.changes
+
+    def wait(self, folder: Path, ticket: int) -> None:
+        """Return once the change with this ticket is on disk."""
+        with self._lock:
+            state = self._folders[folder]
+            try:
+                while state.flushed < ticket:
+                    if state.flushing:
+                        state.done.wait()
+                        continue
+                    state.flushing, covered = True, state.changes
+                    self._lock.release()
+                    try:
+                        flush_folder(folder)
+                    finally:
+                        self._lock.acquire()
+                        state.flushing = False
+                        state.done.notify_all()
+                    state.flushed = max(state.flushed, covered)  # only once the flush succeeded
+            finally:
+                state.waiting -= 1
+                if not state.waiting:
+                    del self._folders[folder]
+
+
+FOLDER_FLUSHES = FolderFlushes()  # per process: the uploads of one process share their flushes
 
 
 def copy_beside(source: Path, target: Path, *, block_size: int) -> AtomicUpload:

@@ -31,6 +31,7 @@ class NameLocks:
     def __init__(self, engine: Engine, storage_root: Path):
         self._advisory = engine.dialect.name == "postgresql"
         self._folder = storage_root / LOCK_FOLDER
+        self._files = [str(self._folder / f"{stripe:03d}") for stripe in range(STRIPES)]
 
     @contextmanager
     def held(self, session: Session, client_id: str, path: str) -> Iterator[None]:
@@ -62,8 +63,11 @@ class NameLocks:
 
     @contextmanager
     def _flock(self, stripe: int) -> Iterator[None]:
-        self._folder.mkdir(exist_ok=True)
-        fd = os.open(self._folder / f"{stripe:03d}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._files[stripe], os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the first lock taken in this storage
+            self._folder.mkdir(exist_ok=True)
+            fd = os.open(self._files[stripe], os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -10,10 +10,17 @@ from davportal.core.errors import BadRequest, NotFound
 from policy import Target
 from policy.names import is_reserved, normalize
 
+# A folder changed this recently may change again without its mtime moving (the clock's
+# granularity, another node's clock): its names are read afresh rather than remembered.
+SETTLED_NS = 3_000_000_000
+REMEMBERED_FOLDERS = 4096
+
 
 class Storage:
     def __init__(self, root: os.PathLike | str):
         self.root = Path(root).absolute()
+        # Per process: a folder's names by case-folded name, while the folder's (inode, mtime) stays.
+        self._folded: dict[Path, tuple[tuple[int, int], dict[str, tuple[str, ...]]]] = {}
 
     def ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -42,13 +49,12 @@ class Storage:
         """A name in the same folder that differs from this one only in case, if there is one."""
         wanted = parts[-1].casefold()
         try:
-            with os.scandir(self.path_of(parts[:-1])) as it:
-                for entry in it:
-                    name = normalize(entry.name)
-                    if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
-                        return name
+            names = os.listdir(self.path_of(parts[:-1]))  # names only: no DirEntry, no stat
         except (FileNotFoundError, NotADirectoryError):
-            pass
+            return None
+        for name in map(normalize, names):
+            if name != parts[-1] and name.casefold() == wanted and not is_reserved(name):
+                return name
         return None
 
     def target(self, parts: tuple[str, ...]) -> Target:

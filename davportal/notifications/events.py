@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from davportal.core.models import Account, Client, Membership, Notice
 from davportal.core.settings import Notifications, Settings
 from davportal.notifications.digest import LEFT_OUT
 from davportal.services.request import RequestContext
-from policy import Action, Actor, Role, RuleBook, Target, decide
+from policy import Action, Actor, Role, RuleBook, Target, decide, readable_by_contacts
 from policy.documents import Audience, newsworthy, staff_told, told_of_arrival, told_of_write
 
 _logger = logging.getLogger("davportal.mail")
@@ -36,17 +36,28 @@ def tell_contacts(session: Session, settings: Notifications, rules: RuleBook, *,
     if not settings.enabled or not worth_telling(path):
         return 0
     where = Target((client_id, *(seen_at or path).split("/")), exists=True)
-    count = 0
+    if not readable_by_contacts(where, rules):
+        return 0  # a private folder: no contact to look up
+    told = []
     for login, email, participant_type in _contacts(session, client_id):
         contact = Actor(login, Role.CONTACT, clients={client_id: participant_type})
         if login == actor or not decide(contact, Action.READ, where, rules).allowed:
             continue
         if could_read_before is not None and could_read_before(contact):
             continue
-        session.add(Notice(recipient=email, recipient_name=login, kind=kind, client_id=client_id, path=path,
-                           actor=actor))  # fmt: skip
-        count += 1
-    return count
+        told.append({"recipient": email, "recipient_name": login, "kind": kind, "client_id": client_id,
+                     "path": path, "actor": actor, "to_staff": False, "message_id": None})  # fmt: skip
+    _add_notices(session, told)
+    return len(told)
+
+
+_NEW_NOTICE = insert(Notice)
+
+
+def _add_notices(session: Session, notices: list[dict]) -> None:
+    # One Core statement in the change's transaction: uploads add notices on their hot path.
+    if notices:
+        session.connection().execute(_NEW_NOTICE, notices)
 
 
 def tell_staff(session: Session, settings: Notifications, *, client_id: str, path: str, actor: str,
@@ -60,9 +71,9 @@ def tell_staff(session: Session, settings: Notifications, *, client_id: str, pat
     recipients = heard[0].recipients if heard else []
     if not recipients:
         _logger.warning("Nobody was told of %s in %s: %s.", path, client_id, NOBODY_HEARS)
-    for email in recipients:
-        session.add(Notice(recipient=email, recipient_name="staff", to_staff=True, kind=kind,
-                           client_id=client_id, path=path, actor=actor))  # fmt: skip
+    _add_notices(session, [{"recipient": email, "recipient_name": "staff", "to_staff": True, "kind": kind,
+                            "client_id": client_id, "path": path, "actor": actor, "message_id": None}
+                           for email in recipients])  # fmt: skip
     return len(recipients)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import Digests
@@ -25,17 +26,26 @@ def record(
 ) -> None:  # fmt: skip
     """A new document, or a new version (it belongs to whoever wrote it; a description stays).
 
-    An update first, an insert only when nothing was there: the row is never read.
+    One statement, the row never read: an insert that becomes an update where the row exists
+    (Core, on the session's connection: no unit of work).
     """
     sha1, md5 = digests or (None, None)
-    changed = cast("CursorResult[Any]", session.execute(
-        update(Document).where(Document.client_id == client_id, Document.path == path)
-        .values(uploaded_by=login, uploaded_at=utcnow(), is_folder=is_folder, sha1=sha1, md5=md5)
-        .execution_options(synchronize_session=False)
-    )).rowcount  # fmt: skip
-    if not changed:
-        session.add(Document(client_id=client_id, path=path, uploaded_by=login, is_folder=is_folder,
-                             sha1=sha1, md5=md5, description=description))  # fmt: skip
+    connection = session.connection()
+    connection.execute(_RECORD[connection.dialect.name], {
+        "client_id": client_id, "path": path, "uploaded_by": login, "uploaded_at": utcnow(), "is_folder": is_folder,
+        "sha1": sha1, "md5": md5, "description": description, "shared": False,
+    })  # fmt: skip
+
+
+def _upsert(insert):
+    """The record's statement, built once: every upload runs it."""
+    statement = insert(Document)
+    written = ("uploaded_by", "uploaded_at", "is_folder", "sha1", "md5")
+    return statement.on_conflict_do_update(index_elements=["client_id", "path"],
+                                           set_={column: statement.excluded[column] for column in written})  # fmt: skip
+
+
+_RECORD = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
 
 
 def forget(session: Session, client_id: str, path: str) -> None:

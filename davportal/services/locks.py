@@ -110,8 +110,10 @@ def find(session: Session, token: str, now: float) -> HeldLock | None:
 
 # Built once: a statement built per call costs more than the database's work on its few rows.
 _FIND = select(*_COLUMNS).where(DavLock.token == bindparam("token"), DavLock.expire > bindparam("now"))
-_ON_URL = select(*_COLUMNS).where(DavLock.root == bindparam("url"), DavLock.expire > bindparam("now")).order_by(
-    DavLock.expire
+_ON_URL = (
+    select(*_COLUMNS)
+    .where(DavLock.root == bindparam("url"), DavLock.expire > bindparam("now"))
+    .order_by(DavLock.expire)
 )
 
 

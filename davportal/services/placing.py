@@ -11,6 +11,7 @@ it, its checksums) commits before the lock is let go: it always describes the by
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from davportal.core.atomic import AtomicUpload, Digests, copy_beside, sync_folder
@@ -38,13 +39,17 @@ def _enforce(decision: Decision) -> None:
         raise refusal(decision.status, decision.reason, condition=decision.condition)
 
 
-def receive(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload, *, expect_new: bool) -> bool:
+def receive(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload, *, expect_new: bool,
+            along: Callable[[bool], None] | None = None) -> bool:  # fmt: skip
     """An upload has fully arrived (PUT, the web's upload, a LOCK's empty file): checked, scanned,
-    and put in place. Returns whether the name was new."""
+    and put in place. Returns whether the name was new.
+
+    `along(new)` adds what commits with the record, in its transaction (notices, the audit event).
+    """
     try:
         upload.verify()
         screen(context, upload, parts, "/" + "/".join(parts))
-        return _place(context, parts, upload, action=Action.CHANGE, expect_new=expect_new)
+        return _place(context, parts, upload, action=Action.CHANGE, expect_new=expect_new, along=along)
     finally:
         upload.discard()  # nothing left behind, whatever happened (a no-op once it is in place)
 
@@ -61,12 +66,14 @@ def copy_in(context: RequestContext, source: Path, parts: tuple[str, ...], *, up
 
 
 def _place(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload, *, action: Action,
-           expect_new: bool, uploaded_by: str | None = None) -> bool:  # fmt: skip
+           expect_new: bool, uploaded_by: str | None = None,
+           along: Callable[[bool], None] | None = None) -> bool:  # fmt: skip
     portal, session, actor = context.portal, context.session, _actor(context)
     client_id, path, disk = parts[0], _below(parts), upload.target
     with portal.name_locks.held(session, client_id, path):
         new = not os.path.lexists(disk)
         if new:
+            # The one case check of a new name: under its lock, which its case twins share.
             _enforce(case_clash(parts[-1], portal.storage.case_twin(parts)))
             try:
                 upload.commit(exclusive=True)
@@ -79,6 +86,8 @@ def _place(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload
             upload.commit()
         documents.record(session, client_id, path, uploaded_by or actor.login, is_folder=False,
                          digests=upload.digests)  # fmt: skip
+        if along is not None:
+            along(new)
     return new
 
 
