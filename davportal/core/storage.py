@@ -10,17 +10,10 @@ from davportal.core.errors import BadRequest, NotFound
 from policy import Target
 from policy.names import is_reserved, normalize
 
-# A folder changed this recently may change again without its mtime moving (the clock's
-# granularity, another node's clock): its names are read afresh rather than remembered.
-SETTLED_NS = 3_000_000_000
-REMEMBERED_FOLDERS = 4096
-
 
 class Storage:
     def __init__(self, root: os.PathLike | str):
         self.root = Path(root).absolute()
-        # Per process: a folder's names by case-folded name, while the folder's (inode, mtime) stays.
-        self._folded: dict[Path, tuple[tuple[int, int], dict[str, tuple[str, ...]]]] = {}
 
     def ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
