@@ -61,7 +61,7 @@ def print_report(run: Run) -> None:
     notes = [
         *_memory_lines(run),
         "Plain WsgiDAV: lxml, logging off, properties and locks in memory, "
-        f"{servers.WSGIDAV_BLOCK_SIZE // 1024 // 1024} MiB blocks like the portal (its default is 8 KiB).",
+        f"{servers.WSGIDAV_BLOCK_SIZE // 1024} KiB blocks like the portal (its default is 8 KiB).",
     ]
     notes += [f"Not run: {name}: {reason}" for name, reason in run.skipped.items()]
     print("\n".join(notes))

@@ -17,13 +17,14 @@ import yaml
 import davportal.core.settings as portal_settings
 from bench import dataset, processes
 from bench.errors import BenchError
+from davportal.app import WSGIDAV_WIRING
 
 HOST = "127.0.0.1"
 LOGIN = "bench"
 PASSWORD = "benchpass1"
 CONTACT_LOGIN = "benchcontact"
 CONTACT_PASSWORD = "benchcontact1"
-WSGIDAV_BLOCK_SIZE = 1024 * 1024  # the portal's block size
+WSGIDAV_BLOCK_SIZE = WSGIDAV_WIRING["block_size"]  # the portal's block size, for a fair GET and PUT
 STARTUP_SECONDS = 120  # a busy machine starts a server later: only the wait grows
 STOP_SECONDS = 10
 LOG_TAIL_LINES = 20
@@ -118,7 +119,7 @@ def start_wsgidav(workdir: Path, root: Path, threads: int) -> Server:
     """Plain WsgiDAV in its fair configuration: anonymous, on the same cheroot and thread count as the portal.
 
     lxml (installed) builds its XML; logging is off; properties and locks are kept in memory, as a
-    small deployment would; and it reads and writes bodies in 1 MiB blocks like the portal
+    small deployment would; and it reads and writes bodies in blocks as large as the portal's
     (WsgiDAV's own default is 8 KiB), so the large transfers compare the servers, not the block size.
     """
     port = free_port()
