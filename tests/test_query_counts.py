@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import event
 
+from davportal.core.paths import ref_url
+from davportal.services import locks
+from davportal.services.locks import HeldLock
+from davportal.services.portal import Portal
 from tests.conftest import CLIENT, TEAM
 
 
@@ -81,9 +87,37 @@ def test_propfind_depth_1_runs_one_statement_whatever_the_folder_holds(folders, 
 
 @pytest.mark.parametrize("body", [b"", NAMED], ids=["allprop", "named"])
 @pytest.mark.parametrize("login, area", [("sam", TEAM), ("alice", TEAM), ("alice", CLIENT)])
-def test_propfind_depth_0_of_a_file_runs_one_statement(folders, login, area, body):
-    (statement,) = _statements(folders, login, f"/acme/{area}/n3/file001.txt", "0", body)
+def test_propfind_depth_0_of_a_file_runs_one_statement_then_none_until_a_change(folders, login, area, body):
+    dav, path = folders.as_user(login), f"/acme/{area}/n3/file001.txt"
+    folders.portal.recent.changed()  # as any change does: what this node read is forgotten
+    assert dav.propfind(f"/acme/{area}/n3/file000.txt", "0", data=body).status_code == 207  # the login's row
+    counts = []
+    for _ in range(2):
+        with StatementCounter(folders.portal.engine) as counter:
+            assert dav.propfind(path, "0", data=body).status_code == 207
+        counts.append(counter.statements)
+    (statement,), again = counts
     assert "dead_property" in statement and "dav_lock" in statement
+    assert again == []  # the file's dead properties and locks, as this node read them a moment ago
+
+
+def test_a_file_locked_or_described_elsewhere_shows_at_once_at_depth_0(folders):
+    alice, sam = folders.as_user("alice"), folders.as_user("sam")
+    path = f"/acme/{TEAM}/n3/file002.txt"
+    assert "locktoken" not in sam.propfind(path, "0").text and "activelock" not in alice.propfind(path, "0").text
+    # Another process of the portal takes a lock (its own portal, sessions and memory).
+    other = Portal(folders.portal.settings)
+    root = ref_url("acme", f"{TEAM}/n3/file002.txt", is_folder=False)
+    lock = HeldLock(token="opaquelocktoken:elsewhere", root=root, scope="exclusive", depth="0",
+                    owner=b"<D:owner xmlns:D='DAV:'>sam</D:owner>", principal="sam", timeout=60,
+                    expire=time.time() + 60)  # fmt: skip
+    try:
+        with other.sessions.begin() as session:
+            locks.grant(session, lock, time.time())
+    finally:
+        other.engine.dispose()
+    assert "activelock" in alice.propfind(path, "0").text  # at once, the clock held still
+    assert "locktoken" in sam.propfind(path, "0").text
 
 
 @pytest.mark.parametrize("path", [f"/acme/{TEAM}/n60/", f"/acme/{TEAM}/n3/file001.txt"])

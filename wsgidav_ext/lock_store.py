@@ -146,10 +146,10 @@ class PortalLockStorage:
         return [lock.token for lock in found] if token_only else [_as_dict(lock) for lock in found]
 
     # --- the portal's own: listings --------------------------------------------------------
-    def prefetch(self, urls: list[str], environ: dict) -> bool:
+    def prefetch(self, urls: list[str], environ: dict, *, recent: bool = False) -> bool:
         """Read the locks on a folder and its entries at once, with their dead properties, for the
-        PROPFIND that follows; True if any of them holds a lock."""
-        return prefetch(self.portal, urls, environ, self.clock())
+        PROPFIND that follows; True if any of them holds a lock (`recent`: see `prefetch`)."""
+        return prefetch(self.portal, urls, environ, self.clock(), recent=recent)
 
     def locks_on(self, url: str, environ: dict) -> list[HeldLock]:
         """The locks on `url` itself: from the listing's read, or read now (a LOCK's answer shows

@@ -36,9 +36,14 @@ from policy.locks import normalized
 _PROPERTY, _LOCK = "p", "l"
 
 
-def prefetch(portal: Portal, urls: list[str], environ: dict, now: float) -> bool:
+def prefetch(portal: Portal, urls: list[str], environ: dict, now: float, *, recent: bool = False) -> bool:
     """Read the dead properties and the live locks on `urls` (WsgiDAV's ref URLs) into the
-    request's context, unless already there; True if any of them holds a lock."""
+    request's context, unless already there; True if any of them holds a lock.
+
+    `recent`: for a request that writes nothing (a PROPFIND), one URL's may come from what this
+    node read a moment ago (`core.recent`: forgotten at once when any process changes a dead
+    property or a lock), so a Depth 0 PROPFIND that comes again runs no statement.
+    """
     context = RequestContext.of(environ)
     properties, locks = context.dead_properties, context.locks
     missing, any_lock = [], False
@@ -51,6 +56,26 @@ def prefetch(portal: Portal, urls: list[str], environ: dict, now: float) -> bool
             any_lock = True
     if not missing:
         return any_lock
+    if recent and len(missing) == 1:
+        ((url, root),) = missing
+        kept, held = portal.recent.get(("properties and locks", url), lambda: _read_one(portal, url, root, now))
+        properties[url].update(kept)
+        locks[root].extend(lock for lock in held if lock.expire > now)  # expired since: gone
+        return any_lock or bool(locks[root])
+    return _read(portal, missing, properties, locks, now) or any_lock
+
+
+def _read_one(portal: Portal, url: str, root: str, now: float) -> tuple[dict[str, str], tuple[HeldLock, ...]]:
+    properties: dict[str, dict[str, str]] = {url: {}}
+    locks: dict[str, list[HeldLock]] = {root: []}
+    _read(portal, [(url, root)], properties, locks, now)
+    return properties[url], tuple(locks[root])
+
+
+def _read(portal: Portal, missing: list[tuple[str, str]], properties: dict[str, dict[str, str]],
+          locks: dict[str, list[HeldLock]], now: float) -> bool:  # fmt: skip
+    """The one statement, its rows filed by URL; True if any lock was found."""
+    any_lock = False
     dialect = portal.engine.dialect.name
     with portal.engine.connect() as connection:  # Core: no ORM work for a read of plain rows
         for row in connection.execute(_properties_and_locks(dialect), _parameters(missing, now, dialect)):

@@ -237,7 +237,7 @@ class _Multistatus:
         """One statement for every entry; then, only if some entry holds a lock, its lockdiscovery."""
         storage: PortalLockStorage = self.environ["wsgidav.provider"].lock_manager.storage
         urls = [entry.url for entry in self.entries]
-        any_lock = storage.prefetch(urls, self.environ)
+        any_lock = storage.prefetch(urls, self.environ, recent=True)  # a PROPFIND writes nothing
         context = RequestContext.of(self.environ)
         for entry in self.entries:
             entry.dead = context.dead_properties[entry.url]

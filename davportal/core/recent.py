@@ -1,7 +1,9 @@
-"""Rows read a moment ago: a login's account or a client's matter type, read once a second per node.
+"""Rows read a moment ago: a login's account, a client's matter type, a file's dead properties
+and locks, read once a second per node.
 
 Every request needs the login's account (is it disabled? its password?) and its client's matter
-type; reading them costs a statement a request. Here they are kept for at most `seconds`, and
+type, and a Depth 0 PROPFIND the file's dead properties and locks; reading them costs a statement
+a request. Here they are kept for at most `seconds`, and
 forgotten as soon as any process commits a change to their tables: such a commit moves a mark (the
 times of a file in the storage root, which every process of a node, and every node sharing the
 storage, reads with one `stat`). The age limit bounds what a mark can miss: a change made straight
@@ -24,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
-WATCHED = frozenset({"account", "membership", "app_password", "client"})
+WATCHED = frozenset({"account", "membership", "app_password", "client", "dead_property", "dav_lock"})
 _CHANGED = "davportal.recent.changed"  # a session's info key: it wrote a watched table
 SIZE = 10_000
 
