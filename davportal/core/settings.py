@@ -163,8 +163,8 @@ class Settings(Section):
         1,
         ge=0,
         le=1,
-        description="How long a node reuses a login's account or a client's matter type it read; "
-        "a change made through the portal is seen at once (0: read them on every request)",
+        description="How long a node reuses what it read of a login, a client's matter type or a file's dead "
+        "properties and locks; a change made through the portal is seen at once (0: read them on every request)",
     )
     redis_url: str | None = Field(
         None, description="No longer used (WebDAV locks are kept in the database); accepted so older configs start"
