@@ -135,8 +135,9 @@ def still(monkeypatch):
     counts is then the request's own work, however slow the machine."""
 
     def hold(running: Running) -> None:
-        now = running.portal.recent.clock()
-        monkeypatch.setattr(running.portal.recent, "clock", lambda: now)
+        for recent in (running.portal.recent, running.portal.recent_locks):
+            now = recent.clock()
+            monkeypatch.setattr(recent, "clock", lambda now=now: now)
 
     return hold
 

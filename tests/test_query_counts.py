@@ -89,7 +89,7 @@ def test_propfind_depth_1_runs_one_statement_whatever_the_folder_holds(folders, 
 @pytest.mark.parametrize("login, area", [("sam", TEAM), ("alice", TEAM), ("alice", CLIENT)])
 def test_propfind_depth_0_of_a_file_runs_one_statement_then_none_until_a_change(folders, login, area, body):
     dav, path = folders.as_user(login), f"/acme/{area}/n3/file001.txt"
-    folders.portal.recent.changed()  # as any change does: what this node read is forgotten
+    folders.portal.recent_locks.changed()  # as any change of a lock does: what this node read is forgotten
     assert dav.propfind(f"/acme/{area}/n3/file000.txt", "0", data=body).status_code == 207  # the login's row
     counts = []
     for _ in range(2):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, text
 
 from davportal.core.models import Membership
-from davportal.core.recent import Recent
+from davportal.core.recent import LOGIN_TABLES, Recent
 from provisioning import accounts
 from tests.conftest import PASSWORD, TEAM, seed_firm
 from tests.test_query_counts import StatementCounter
@@ -30,7 +30,7 @@ def clock():
 
 
 def test_a_row_is_kept_for_at_most_its_seconds(tmp_path, clock):
-    recent = Recent(tmp_path / "mark", 1.0, clock=clock)
+    recent = Recent(tmp_path / "mark", 1.0, LOGIN_TABLES, clock=clock)
     reads = []
     load = lambda: reads.append(1) or len(reads)  # noqa: E731
     assert recent.get("k", load) == 1
@@ -42,10 +42,10 @@ def test_a_row_is_kept_for_at_most_its_seconds(tmp_path, clock):
 
 
 def test_a_change_in_another_process_is_seen_at_the_next_read(tmp_path, clock):
-    here = Recent(tmp_path / "mark", 1.0, clock=clock)
+    here = Recent(tmp_path / "mark", 1.0, LOGIN_TABLES, clock=clock)
     # Another process of this node (or a node on the same storage) with its own memory.
     script = "import sys; from pathlib import Path; from davportal.core.recent import Recent; "
-    script += "Recent(Path(sys.argv[1]), 1.0).changed()"
+    script += "Recent(Path(sys.argv[1]), 1.0, frozenset()).changed()"
     reads = []
     load = lambda: reads.append(1) or len(reads)  # noqa: E731
     assert here.get("k", load) == 1
@@ -54,7 +54,7 @@ def test_a_change_in_another_process_is_seen_at_the_next_read(tmp_path, clock):
 
 
 def test_no_cache_reads_every_time(tmp_path, clock):
-    recent = Recent(tmp_path / "mark", 0, clock=clock)
+    recent = Recent(tmp_path / "mark", 0, LOGIN_TABLES, clock=clock)
     reads = []
     for _ in range(3):
         recent.get("k", lambda: reads.append(1))
@@ -112,3 +112,14 @@ def test_a_password_changed_on_another_node_a_moment_ago_is_no_failure(firm_on_a
         connection.execute(text("UPDATE account SET password_hash = :h WHERE login = 'alice'"),
                            {"h": accounts.hash_password("a brand new password")})  # fmt: skip
     assert _propfind_status(firm_on_a_clock, "alice", "a brand new password") == 207
+
+
+def test_a_lock_taken_does_not_make_logins_read_again(firm_on_a_clock):
+    sam, alice = firm_on_a_clock.as_user("sam"), firm_on_a_clock.as_user("alice")
+    assert _propfind_status(firm_on_a_clock, "alice") == 207 and _propfind_status(firm_on_a_clock, "sam") == 207
+    lock = ("<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/>"
+            "</D:locktype></D:lockinfo>")  # fmt: skip
+    assert sam.request("LOCK", f"/acme/{TEAM}/locked.txt", data=lock).status_code == 201
+    with StatementCounter(firm_on_a_clock.portal.engine) as counter:
+        assert alice.request("OPTIONS", f"/acme/{TEAM}/").status_code == 200
+    assert counter.statements == []  # locks have a mark of their own

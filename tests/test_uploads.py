@@ -24,9 +24,9 @@ def portal(fresh_portal):
 
 
 def _leftovers(running) -> list[str]:
-    """The portal's own files left in the storage, but for the mark of changes, which stays."""
+    """The portal's own files left in the storage, but for the marks of changes, which stay."""
     return [name for _, _, files in os.walk(running.portal.storage.root) for name in files
-            if name.startswith(".davportal-") and name != CHANGES_MARK]  # fmt: skip
+            if name.startswith(".davportal-") and not name.startswith(CHANGES_MARK)]  # fmt: skip
 
 
 def _put_head(path: str, login: str, extra: str) -> bytes:

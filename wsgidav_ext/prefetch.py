@@ -58,7 +58,7 @@ def prefetch(portal: Portal, urls: list[str], environ: dict, now: float, *, rece
         return any_lock
     if recent and len(missing) == 1:
         ((url, root),) = missing
-        kept, held = portal.recent.get(("properties and locks", url), lambda: _read_one(portal, url, root, now))
+        kept, held = portal.recent_locks.get(("properties and locks", url), lambda: _read_one(portal, url, root, now))
         properties[url].update(kept)
         locks[root].extend(lock for lock in held if lock.expire > now)  # expired since: gone
         return any_lock or bool(locks[root])

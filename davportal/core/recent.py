@@ -4,7 +4,8 @@ and locks, read once a second per node.
 Every request needs the login's account (is it disabled? its password?) and its client's matter
 type, and a Depth 0 PROPFIND the file's dead properties and locks; reading them costs a statement
 a request. Here they are kept for at most `seconds`, and
-forgotten as soon as any process commits a change to their tables: such a commit moves a mark (the
+forgotten as soon as any process commits a change to their tables (each kind with a mark of its
+own, so a lock taken does not make every login be read again): such a commit moves a mark (the
 times of a file in the storage root, which every process of a node, and every node sharing the
 storage, reads with one `stat`). The age limit bounds what a mark can miss: a change made straight
 in the database, or another node's on storage that caches file times. So a changed password, a
@@ -26,14 +27,17 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
-WATCHED = frozenset({"account", "membership", "app_password", "client", "dead_property", "dav_lock"})
-_CHANGED = "davportal.recent.changed"  # a session's info key: it wrote a watched table
+LOGIN_TABLES = frozenset({"account", "membership", "app_password", "client"})
+LOCK_TABLES = frozenset({"dead_property", "dav_lock"})
 SIZE = 10_000
 
 
 class Recent:
-    def __init__(self, mark: Path, seconds: float, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, mark: Path, seconds: float, tables: frozenset[str], *,
+                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
         self.mark = mark
+        self.tables = tables  # a commit that writes one of them is a change
+        self._changed_key = f"davportal.recent.{mark.name}"  # in a session's info: it wrote one
         self.seconds = seconds
         self.clock = clock  # tests advance it
         self._rows: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
@@ -90,22 +94,22 @@ class Recent:
 
         @event.listens_for(sessions, "after_flush")
         def _flushed(session: Session, _context) -> None:
-            if any(_table_of(obj) in WATCHED for obj in (*session.new, *session.dirty, *session.deleted)):
-                session.info[_CHANGED] = True
+            if any(_table_of(obj) in self.tables for obj in (*session.new, *session.dirty, *session.deleted)):
+                session.info[self._changed_key] = True
 
         @event.listens_for(sessions, "do_orm_execute")
         def _executed(state) -> None:
-            if (state.is_insert or state.is_update or state.is_delete) and _table_of(state.statement) in WATCHED:
-                state.session.info[_CHANGED] = True
+            if (state.is_insert or state.is_update or state.is_delete) and _table_of(state.statement) in self.tables:
+                state.session.info[self._changed_key] = True
 
         @event.listens_for(sessions, "after_commit")
         def _committed(session: Session) -> None:
-            if session.info.pop(_CHANGED, False):
+            if session.info.pop(self._changed_key, False):
                 self.changed()
 
         @event.listens_for(sessions, "after_rollback")
         def _rolled_back(session: Session) -> None:
-            session.info.pop(_CHANGED, None)
+            session.info.pop(self._changed_key, None)
 
 
 def _table_of(thing: Any) -> str | None:

@@ -20,7 +20,7 @@ from davportal.core.errors import ConfigError
 from davportal.core.models import Client
 from davportal.core.name_lock import NameLocks
 from davportal.core.outages import cannot_use, database_at, outage_of
-from davportal.core.recent import Recent
+from davportal.core.recent import LOCK_TABLES, LOGIN_TABLES, Recent
 from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
@@ -31,7 +31,9 @@ from provisioning.matter_types import MatterTypes, MatterTypesFile
 
 _logger = logging.getLogger("davportal")
 PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the Portal
-CHANGES_MARK = RESERVED_PREFIX + "changes"  # in the storage root: reserved, never listed
+# In the storage root: reserved, never listed. The marks of changes to logins, and to locks.
+CHANGES_MARK = RESERVED_PREFIX + "changes"
+LOCK_CHANGES_MARK = CHANGES_MARK + "-locks"
 
 
 class Portal:
@@ -46,8 +48,13 @@ class Portal:
         except OSError as exc:
             raise cannot_use("the storage folder", self.storage.root, exc) from exc
         self.name_locks = NameLocks(self.engine, self.storage.root)
-        self.recent = Recent(self.storage.root / CHANGES_MARK, settings.database_cache_seconds)
-        self.recent.watch(self.sessions)
+        # What a request reads of logins and clients, and what a PROPFIND shows of locks and dead
+        # properties: each read once a second per node, forgotten at once at a change anywhere.
+        self.recent = Recent(self.storage.root / CHANGES_MARK, settings.database_cache_seconds, LOGIN_TABLES)
+        self.recent_locks = Recent(self.storage.root / LOCK_CHANGES_MARK, settings.database_cache_seconds,
+                                   LOCK_TABLES)  # fmt: skip
+        for recent in (self.recent, self.recent_locks):
+            recent.watch(self.sessions)
         self.matter_types_file = MatterTypesFile(
             settings.matter_types_file, team_shared=settings.folders.team_shared,
             client_shared=settings.folders.client_shared)  # fmt: skip
