@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import uuid
 from contextlib import contextmanager
@@ -235,3 +236,22 @@ def raw_http(base_url: str, request: bytes, *, body_after: bytes | None = None, 
                 break
             rest += chunk
         return status, headers, rest
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def inbox(smtp_port):
+    """An SMTP server on a free port (`inbox.port`) and what it received."""
+    from tests.test_notifications import Inbox, _start_smtp  # the mail tests' server; they import this module
+
+    inbox = Inbox()
+    controller = _start_smtp(inbox, smtp_port)
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()

@@ -34,6 +34,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.on_data = None
+        self.port = 0  # the server's, once started
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -58,19 +59,6 @@ def _start_smtp(inbox: Inbox, port: int, **kwargs) -> Controller:
     controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=120, **kwargs)
     controller.start()
     return controller
-
-
-@pytest.fixture
-def smtp_port():
-    return _free_port()
-
-
-@pytest.fixture
-def inbox(smtp_port):
-    inbox = Inbox()
-    controller = _start_smtp(inbox, smtp_port)
-    yield inbox
-    controller.stop()
 
 
 def _settings(smtp_port: int, **mail) -> dict:

@@ -32,7 +32,7 @@ from davportal.services.housekeeping import node_name
 from davportal.services.trash import TRASH_FOLDER
 from tests.conftest import PASSWORD, TEAM
 from tests.test_entry_points import Process, _console
-from tests.test_notifications import Inbox, _free_port, _start_smtp
+from tests.test_notifications import Inbox
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -228,15 +228,6 @@ class Node:
         wait_for("the stale upload swept", lambda: not stale.exists())
         assert arriving.exists()  # idle for less than uploads.stale_partial_seconds
         arriving.unlink()
-
-
-@pytest.fixture
-def inbox():
-    inbox = Inbox()
-    controller = _start_smtp(inbox, _free_port())
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 # --- davportal serve --workers 4 ---------------------------------------------------------------

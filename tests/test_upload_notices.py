@@ -13,20 +13,11 @@ from policy import Actor, Role
 from policy.documents import Audience, staff_told, told_of_arrival, told_of_write
 from provisioning import accounts, clients
 from tests.conftest import CLIENT, PASSWORD, TEAM
-from tests.test_notifications import Inbox, _cli, _documents, _free_port, _send, _settings, _start_smtp
+from tests.test_notifications import _cli, _documents, _send, _settings
 from tests.test_request_counts_web import WEB, signed_in
 
 LINK = "https://portal.dupont.example/"
 FIRM = ("office@dupont.example", "fiona@dupont.example")  # the firm's address, and acme's assigned staff
-
-
-@pytest.fixture
-def inbox():
-    inbox = Inbox()
-    controller = _start_smtp(inbox, _free_port())
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 def _firm(fresh_portal, inbox, **notifications):

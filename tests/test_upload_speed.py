@@ -234,6 +234,7 @@ def test_a_large_upload_past_the_limit_leaves_nothing(tmp_path):
 
 
 def test_a_write_failing_in_the_background_fails_the_upload(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic, "PIPELINES", threading.BoundedSemaphore(1))  # a free slot: the thread runs
     upload = AtomicUpload(tmp_path / "big.pdf", max_bytes=100 * MIB)
     upload.write(b"x" * MIB)  # the first block is stored at once; the rest by the upload's thread
 
@@ -242,8 +243,10 @@ def test_a_write_failing_in_the_background_fails_the_upload(tmp_path, monkeypatc
 
     monkeypatch.setattr(upload, "_store", full)
     with pytest.raises(OSError, match="No space"):
-        for block in _blocks(BLOCKS_IN_FLIGHT + 3):
+        for index, block in enumerate(_blocks(BLOCKS_IN_FLIGHT + 3)):
             upload.write(block)
+            if index == 0:
+                assert upload._writer is not None  # stored by the upload's own thread, not this one
         upload.close()
     upload.discard()
     assert list(tmp_path.iterdir()) == []

@@ -52,19 +52,20 @@ class AuditTrail(BaseMiddleware):
 
     def _finish(self, environ: dict, context: RequestContext, status: int) -> None:
         session = context.take_session()
-        events = self._events(environ, context, status)
+        # An upload's events committed with it already (audit_with_change): none to write twice.
+        events = [] if context.audited else self._events(environ, context, status)
         if session is None and not events:
             return
         try:
             if session is None:
                 # A read: its event alone, as one plain INSERT (no unit of work to flush).
                 with self.portal.engine.begin() as connection:
-                    connection.execute(insert(AuditEvent), events)
+                    connection.execute(_NEW_EVENT, events)
                 return
             if status >= 400:
                 session.rollback()  # a refused or failed request changes nothing
             if events:
-                session.execute(insert(AuditEvent), events)
+                session.execute(_NEW_EVENT, events)
             session.commit()
         except Exception as exc:
             if session is not None:
@@ -97,25 +98,27 @@ class AuditTrail(BaseMiddleware):
         events = []
         target = context.target
         reads_content = method != "GET" or (target is not None and target.exists and not target.is_collection)
-        written_with_change = context.audited and status < 400  # else the change did not commit
-        if method in AUDITED and reads_content and not written_with_change:
+        if method in AUDITED and reads_content:
             destination = environ.get("HTTP_DESTINATION") if method in ("COPY", "MOVE") else None
             path = context.audit_path or environ["PATH_INFO"]
             events.append({**common, **who, "action": method, "destination": _joined(destination),
                            **_where(context.parts(path))})  # fmt: skip
         for action, path, detail in context.events:
             events.append({**common, **who, "action": action, "detail": detail, **_where(context.parts(path))})
-        context.events.clear()
         return events
 
 
 def audit_with_change(environ: dict, context: RequestContext, status: int) -> None:
     """The request's audit events, added to the transaction of a change that commits on its own
-    (an upload, holding its name's lock) as one Core statement: they commit, or not, with it."""
+    (an upload, holding its name's lock) as one Core statement: they commit, or not, with it.
+    Once it has committed, the caller marks the request `audited`; until then a failure leaves
+    them to AuditTrail, with the failure's status."""
     rows = AuditTrail._events(environ, context, status)
     if rows:
-        context.session.connection().execute(insert(AuditEvent), rows)
-    context.audited = True
+        context.session.connection().execute(_NEW_EVENT, rows)
+
+
+_NEW_EVENT = insert(AuditEvent)
 
 
 def _where(parts: tuple[str, ...]) -> dict:

@@ -25,21 +25,15 @@ class PortalPropertyManager:
         return f"{self.__class__.__name__}()"
 
     # --- reading -----------------------------------------------------------------------
-    @staticmethod
-    def prefetch(urls: list[str], environ: dict) -> bool:
-        """Load the properties of many resources at once (a folder and its entries), with their
-        locks in the same statement (`wsgidav_ext.prefetch`); True if any holds a lock."""
-        storage: PortalLockStorage = environ["wsgidav.provider"].lock_manager.storage
-        return storage.prefetch(urls, environ)
-
     def _properties(self, url: str, environ: dict | None) -> dict[str, str]:
         if environ is None:  # outside a request: read it, keep nothing
             with self.portal.sessions() as session:
                 rows = session.execute(select(DeadProperty.name, DeadProperty.value).where(DeadProperty.url == url))
                 return dict(rows.all())
         cache = RequestContext.of(environ).dead_properties
-        if url not in cache:
-            self.prefetch([url], environ)
+        if url not in cache:  # read with its locks, in one statement (`wsgidav_ext.prefetch`)
+            storage: PortalLockStorage = environ["wsgidav.provider"].lock_manager.storage
+            storage.prefetch([url], environ)
         return cache[url]
 
     def get_properties(self, norm_url, environ=None):

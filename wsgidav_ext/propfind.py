@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -29,16 +28,13 @@ from policy.locks import normalized
 from policy.properties import NS, OC_CHECKSUMS
 from wsgidav_ext.live_properties import is_live_property
 from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
-from wsgidav_ext.provider import PortalFile, PortalFolder
+from wsgidav_ext.provider import HREF_SAFE, PortalFile, PortalFolder
 
 _CONDITIONS = ("HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
-_HREF_SAFE = "/!*(),$-_|."  # as PortalFolder.get_href: "'" encoded, for neon
 _HREF_ONLY = re.compile(r"[!*(),$|]")  # left as they are in an href, encoded in a ref URL
 _OWN_NAMESPACES = (f"{{{NS}}}", OC_CHECKSUMS[: OC_CHECKSUMS.index("}") + 1])  # the portal's and ownCloud's
 # What XML 1.0 cannot carry (and names that are not UTF-8, kept by Python as lone surrogates).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _OK = "<D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
 _NOT_FOUND = "<D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
@@ -120,13 +116,6 @@ def _text(value: str) -> str:
     return value
 
 
-def _http_date(secs: float) -> str:
-    """RFC 1123, as `wsgidav.util.get_rfc1123_time` writes it (email.utils.formatdate)."""
-    t = time.gmtime(secs)
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")  # fmt: skip
-
-
 def _empty(name: str) -> str:
     """`name` (Clark notation) as an empty element: a property not found."""
     if name.startswith("{DAV:}"):
@@ -171,7 +160,7 @@ def _getcontenttype(entry: _Entry) -> str | None:
 
 def _getlastmodified(entry: _Entry) -> str | None:
     modified = entry.resource.get_last_modified()
-    return None if modified is None else f"<D:getlastmodified>{_http_date(modified)}</D:getlastmodified>"
+    return None if modified is None else f"<D:getlastmodified>{util.get_rfc1123_time(modified)}</D:getlastmodified>"
 
 
 def _displayname(entry: _Entry) -> str | None:
@@ -217,7 +206,7 @@ class _Multistatus:
             if _NOT_XML.search(segment):
                 raise _Unhandled
             slash = "/" if member.is_collection else ""
-            href = quote(segment, safe=_HREF_SAFE)
+            href = quote(segment, safe=HREF_SAFE)
             url = quote(segment) if _HREF_ONLY.search(href) else href  # mostly the same text
             self.entries.append(_Entry(member, top_href + href + slash, top_url + url + slash))
 
@@ -263,7 +252,7 @@ class _Multistatus:
             parts.append(f"<D:getcontentlength>{resource.get_content_length()}</D:getcontentlength>"
                          f"<D:getcontenttype>{_text(resource.get_content_type())}</D:getcontenttype>")  # fmt: skip
         if modified is not None:
-            parts.append(f"<D:getlastmodified>{_http_date(modified)}</D:getlastmodified>")
+            parts.append(f"<D:getlastmodified>{util.get_rfc1123_time(modified)}</D:getlastmodified>")
         parts.append(f"<D:displayname>{_text(resource.get_display_name())}</D:displayname>")
         if etag is not None:
             parts.append(f"<D:getetag>{_text(etag)}</D:getetag>")

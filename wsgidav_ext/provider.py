@@ -38,6 +38,7 @@ from wsgidav_ext.live_properties import is_live_property, live_property_value, s
 from wsgidav_ext.lock_store import PortalLockStorage, lock_discovery
 
 BLOCK_SIZE = 1024 * 1024  # large blocks: fewer system calls per GET, COPY and PUT
+HREF_SAFE = "/!*(),$-_|."  # left as they are in an href; "'" encoded, for neon (cadaver, davfs2)
 READING = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})  # methods that change nothing on disk
 
 
@@ -170,7 +171,7 @@ class _OnDisk:
         # WsgiDAV leaves "'" unencoded; neon (cadaver, davfs2) sends %27 and then cannot match
         # "Team's shared" in the answer. Encoded, every client matches it.
         return quote(self.provider.mount_path + self.provider.share_path + self.get_preferred_path(),
-                     safe="/!*(),$-_|.")  # fmt: skip
+                     safe=HREF_SAFE)  # fmt: skip
 
     def get_creation_date(self):
         return self.st.st_ctime if self.st else None
@@ -303,6 +304,7 @@ class PortalFile(_OnDisk, DAVNonCollection):
             upload.discard()
             return
         placing.receive(self.context, self.parts, upload, expect_new=self.st is None, along=self._told_and_audited)
+        self.context.audited = True  # committed, with its events
         self.st = os.lstat(self.disk)
 
     def _told_and_audited(self, new: bool) -> None:
@@ -363,9 +365,11 @@ class PortalFolder(_OnDisk, DAVCollection):
 
     def get_member_list(self):
         members = self.visible_members()
-        # Every entry's dead properties and locks in one statement, for the PROPFIND that follows.
-        urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
-        self.provider.lock_manager.storage.prefetch(urls, self.environ)
+        if self.environ["REQUEST_METHOD"] == "PROPFIND":
+            # Every entry's dead properties and locks in one statement, for the answer that follows
+            # (a tree's COPY, MOVE or DELETE walks its folders without reading them).
+            urls = [self.get_ref_url(), *(m.get_ref_url() for m in members)]
+            self.provider.lock_manager.storage.prefetch(urls, self.environ)
         return members
 
     def visible_members(self) -> list[PortalFile | PortalFolder]:

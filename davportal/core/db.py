@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import inspect as inspect_schema
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -183,8 +184,6 @@ _REVISION_LINE = re.compile(r"""^(revision|down_revision) = ['"]?([^'"\n]*?)['"]
 
 
 def _has_table(engine: Engine, name: str) -> bool:
-    from sqlalchemy import inspect as inspect_schema  # a new database only
-
     return inspect_schema(engine).has_table(name)
 
 

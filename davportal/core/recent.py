@@ -44,7 +44,6 @@ class Recent:
         self._lock = threading.Lock()
         self._changes = 0  # this process's own commits, seen even where the file's times are coarse
         self._seen: tuple[int, ...] | None = None
-        self.loads = 0  # rows read from the database: what the cache saves is counted, not timed
         self.mark.touch(exist_ok=True)
 
     def get(self, key: Hashable, load: Callable[[], T], *, fresh: bool = False) -> T:
@@ -60,7 +59,6 @@ class Recent:
             kept = self._rows.get(key)
             if kept is not None and now - kept[0] < self.seconds and not fresh:
                 return kept[1]
-            self.loads += 1
         row = load()
         with self._lock:
             # A change seen meanwhile by another thread may have made this row old already.

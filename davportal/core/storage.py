@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from davportal.core.errors import BadRequest, NotFound
@@ -30,11 +29,8 @@ class Storage:
         # Plain strings, not Path objects: every request asks this of its target and its folders.
         root, current = str(self.root), str(path)
         while len(current) > len(root):
-            try:
-                if stat.S_ISLNK(os.lstat(current).st_mode):
-                    return False
-            except OSError:
-                pass  # not there: not a symlink either
+            if os.path.islink(current):
+                return False
             current = os.path.dirname(current)
         return True
 

@@ -80,8 +80,7 @@ class Authenticator:
         app_id = int(app.group(1)) if app else None
         account, clients, app_hash = self._load(login, app_id)
         usable = account is not None and not account.disabled
-        stored = self._stored(account, app_hash, app, web)
-        secret = app.group(2) if app_hash is not None and app else password
+        stored, secret = self._checked_against(account, app_hash, app, password, web)
         if usable and stored and self._cached(login, stored, secret):
             assert account is not None  # usable
             return self._actor(account, clients)
@@ -95,8 +94,7 @@ class Authenticator:
             # The row as it is now: a password changed a moment ago on another node is no failure.
             account, clients, app_hash = self._load(login, app_id, fresh=True)
             usable = account is not None and not account.disabled
-            stored = self._stored(account, app_hash, app, web)
-            secret = app.group(2) if app_hash is not None and app else password
+            stored, secret = self._checked_against(account, app_hash, app, password, web)
             attempt = self.reserve_try(login, remote_addr)
             # Unknown and disabled logins cost one argon2 verification too, so timing tells nothing.
             if self._verify(login, stored, secret) and usable:
@@ -107,14 +105,15 @@ class Authenticator:
             return None
 
     @staticmethod
-    def _stored(account: Account | None, app_hash: str | None, app: re.Match[str] | None, web: bool) -> str | None:
-        """The hash the secret is checked against: an app password's, or the account's own."""
+    def _checked_against(account: Account | None, app_hash: str | None, app: re.Match[str] | None, password: str,
+                         web: bool) -> tuple[str | None, str]:  # fmt: skip
+        """The stored hash and the secret to check against it: an app password's, or the account's own."""
         if app_hash is not None:
             assert app is not None  # an app password's hash is loaded only for one
-            return app_hash
+            return app_hash, app.group(2)
         if account is not None and not account.disabled and account.totp_secret and not web:
-            return None  # the main password does not open WebDAV any more
-        return account.password_hash if account else None
+            return None, password  # the main password does not open WebDAV any more
+        return (account.password_hash if account else None), password
 
     @staticmethod
     def _actor(account: Account, clients: dict[str, str]) -> Actor:

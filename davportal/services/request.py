@@ -32,7 +32,7 @@ class RequestContext:
     destination: Target | None = None  # and of a COPY's or MOVE's Destination
     audit_path: str | None = None  # the document actually read, when not the URL's (a shared file)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (action, path, detail) besides the method
-    audited: bool = False  # the method's event went into the change's own transaction (an upload)
+    audited: bool = False  # the request's events committed with its change (an upload)
     _session: Session | None = None
     _parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _rules: dict[str | None, RuleBook] = field(default_factory=dict)
