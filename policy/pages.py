@@ -21,7 +21,8 @@ class Tool(StrEnum):
     COPY_TO = "copy-to"  # copy a file elsewhere, e.g. out of a client's uploads
     DESCRIBE = "describe"  # write a file's description
     SHARE = "share"  # share a private file with the client, and see which ones are shared
-    ACCOUNT = "account"  # two-factor sign-in and app passwords, for one's own login
+    ACCOUNT = "account"  # one's own password, two-factor sign-in and app passwords
+    CONSOLE = "console"  # the admin console: clients, contacts, staff, matter types, trash, audit, email
 
 
 class Audience(StrEnum):
@@ -39,18 +40,26 @@ class SecondStep(StrEnum):
 
 
 TOOLS_BY_ROLE: dict[Role, frozenset[Tool]] = {
-    Role.STAFF: frozenset(Tool),
+    Role.STAFF: frozenset(Tool) - {Tool.CONSOLE},
     Role.CONTACT: frozenset({Tool.ACCOUNT}),
 }
+ADMIN_TOOLS = frozenset({Tool.CONSOLE})  # besides their role's: staff whose account is admin
+
+
+def may_administer(actor: Actor | None) -> bool:
+    """Staff whose account is admin run the firm's portal; nobody else sees that it can be run."""
+    return actor is not None and actor.role is Role.STAFF and actor.is_admin
 
 
 def may_use(actor: Actor, tool: Tool) -> bool:
-    return tool in TOOLS_BY_ROLE[actor.role]
+    return tool in tools_of(actor)
 
 
 def tools_of(actor: Actor | None) -> frozenset[Tool]:
     """Every tool the actor is offered (none before sign-in)."""
-    return TOOLS_BY_ROLE[actor.role] if actor is not None else frozenset()
+    if actor is None:
+        return frozenset()
+    return TOOLS_BY_ROLE[actor.role] | (ADMIN_TOOLS if may_administer(actor) else frozenset())
 
 
 def audience_of(actor: Actor) -> Audience:

@@ -6,7 +6,7 @@ import pytest
 
 from policy import Actor, Role
 from policy.names import check_size, human_size, too_large_reason
-from policy.pages import Audience, SecondStep, Tool, audience_of, may_use, second_step, tools_of
+from policy.pages import Audience, SecondStep, Tool, audience_of, may_administer, may_use, second_step, tools_of
 
 STAFF = Actor("sam", Role.STAFF)
 ADMIN = Actor("ada", Role.STAFF, is_admin=True)
@@ -22,6 +22,7 @@ TABLE = {
     Tool.DESCRIBE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.SHARE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.ACCOUNT: {"staff": True, "admin": True, "contact": True, "adviser": True},
+    Tool.CONSOLE: {"staff": False, "admin": True, "contact": False, "adviser": False},
 }
 ACTORS = {"staff": STAFF, "admin": ADMIN, "contact": CONTACT, "adviser": ADVISER}
 
@@ -39,6 +40,13 @@ def test_may_use(tool, who):
 def test_tools_of_is_may_use_for_every_tool(who):
     actor = ACTORS[who]
     assert tools_of(actor) == {tool for tool in Tool if may_use(actor, tool)}
+
+
+def test_only_admin_staff_may_administer():
+    assert [who for who, actor in ACTORS.items() if may_administer(actor)] == ["admin"]
+    assert not may_administer(None)
+    # An admin flag on a contact's account (a bad row, an import gone wrong) opens nothing.
+    assert not may_administer(Actor("eve", Role.CONTACT, is_admin=True, clients={"acme": "client"}))
 
 
 def test_nobody_signed_in_has_no_tools():

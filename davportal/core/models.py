@@ -21,6 +21,7 @@ class Account(Base):
 
     __tablename__ = "account"
     login: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # what people read ("Alice Martin"); the login identifies
     role: Mapped[str] = mapped_column(String(16))  # policy.Role value
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(Text)  # argon2; None: cannot sign in yet
@@ -30,6 +31,22 @@ class Account(Base):
     # Two-factor sign-in: a TOTP secret once enrolment is confirmed, and one-time recovery codes (hashed).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     recovery_codes: Mapped[list | None] = mapped_column(JSON)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountLink(Base):
+    """A one-time link by email: an invitation to choose a password, or a password reset.
+
+    Only the token's hash is kept; the link works once, until it expires.
+    """
+
+    __tablename__ = "account_link"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the link's token
+    login: Mapped[str] = mapped_column(ForeignKey("account.login", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite, reset
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AppPassword(Base):
@@ -51,6 +68,8 @@ class Client(Base):
     matter_type: Mapped[str | None] = mapped_column(String(64), index=True)
     assigned_staff: Mapped[str | None] = mapped_column(String(128))  # told of the client's uploads
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set while the client is archived: its contacts have no access, staff still see its folders.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ProvisionedFolder(Base):

@@ -69,6 +69,12 @@ class Auth(Section):
     )
 
 
+class Accounts(Section):
+    invite_hours: float = Field(72, gt=0, description="How long an invitation's set-up link works")
+    reset_hours: float = Field(2, gt=0, description="How long a password reset link works")
+    password_min_length: int = Field(10, ge=8, description="Shortest password anyone may choose")
+
+
 class Limits(Section):
     xml_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest XML request body")
     lock_timeout_seconds: int = Field(3600, gt=0, description="Longest lock a client may take")
@@ -181,6 +187,7 @@ class Settings(Section):
     folders: Folders = Folders()
     uploads: Uploads = Uploads()
     auth: Auth = Auth()
+    accounts: Accounts = Accounts()
     limits: Limits = Limits()
     trash: Trash = Trash()
     versions: Versions = Versions()
