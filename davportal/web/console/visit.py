@@ -58,7 +58,9 @@ class Visit:
 
         menu = [(f"{WEB}{PREFIX}/{slug}".rstrip("/"), section.title) for slug, section in SECTIONS.items()]
         full = common_context(self.environ, self.actor) | {"menu": menu, "here": WEB + self.route} | context
-        return respond(self.environ, self.start_response, status, template, full)
+        # The last action's message is shown once: not again on the next page.
+        return respond(self.environ, self.start_response, status, template, full,
+                       extra=[set_cookie(self.environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
 
     def done(self, message: str, back: str, *, ok: bool = True):
         """After an action: back to a console page, which shows what happened once."""
