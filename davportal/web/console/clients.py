@@ -7,14 +7,14 @@ from math import ceil
 
 from sqlalchemy import select
 
-from davportal.core.errors import Conflict, NotFound
+from davportal.core.errors import Conflict, NotFound, PortalError
 from davportal.core.models import Account, Client, Membership
 from davportal.web.console import importing
 from davportal.web.console.acting import PAGE_SIZE, account_or_404, attempt, client_or_404, page_of, when
 from davportal.web.console.visit import Visit
 from policy import Role
 from policy.model import DEFAULT_PARTICIPANT_TYPE
-from provisioning import accounts, clients
+from provisioning import accounts, clients, erasure
 
 READ = ("GET", "HEAD")
 
@@ -29,6 +29,8 @@ def handle(visit: Visit):
             return importing.handle(visit)
         case method, [client_id] if method in READ:
             return _client(visit, client_id)
+        case method, [client_id, "erase"] if method in READ:
+            return _erase_page(visit, client_id)
         case "POST", [client_id, action] if action in ACTIONS:
             return ACTIONS[action](visit, client_id)
     raise NotFound("Not found.")
@@ -137,6 +139,69 @@ def _remove_contact(visit: Visit, client_id: str):
     return attempt(visit, visit.url("clients", client_id), remove)
 
 
+def _archive(visit: Visit, client_id: str):
+    visit.form  # noqa: B018 - the CSRF token is checked before anything is looked up
+
+    def archive(session, actor) -> str:
+        client_or_404(session, client_id)
+        if clients.archive(session, client_id, actor=actor):
+            return f"{client_id} is archived: its contacts can no longer open its folders."
+        return f"{client_id} already was archived."
+
+    return attempt(visit, visit.url("clients", client_id), archive)
+
+
+def _unarchive(visit: Visit, client_id: str):
+    visit.form  # noqa: B018
+
+    def unarchive(session, actor) -> str:
+        client_or_404(session, client_id)
+        if clients.unarchive(session, client_id, actor=actor):
+            return f"{client_id} is back from the archive: its contacts can open its folders again."
+        return f"{client_id} was not archived."
+
+    return attempt(visit, visit.url("clients", client_id), unarchive)
+
+
+def _erase_page(visit: Visit, client_id: str):
+    with visit.portal.sessions() as session:
+        client = client_or_404(session, client_id)
+        plan = erasure.plan(session, visit.portal.storage, client_id)
+    return visit.page("console_erase.html", {"client": client, "plan": plan, "url": visit.url, "size": size})
+
+
+def _erase(visit: Visit, client_id: str):
+    typed = visit.form.get("confirm", "").strip()
+    with visit.portal.sessions() as session:
+        client_or_404(session, client_id)
+    if typed != client_id:
+        return visit.done(f"Nothing was erased: type the client's id, {client_id}, exactly, to confirm.",
+                          visit.url("clients", client_id, "erase"), ok=False)  # fmt: skip
+    try:
+        done = erasure.erase(visit.portal.sessions, visit.portal.storage, client_id, actor=visit.actor)
+    except NotFound:
+        raise
+    except PortalError as refused:
+        return visit.done(f"The erasure stopped: {refused.reason} Try again to finish it.",
+                          visit.url("clients", client_id, "erase"), ok=False)  # fmt: skip
+    erased = len(done.contacts_erased)
+    return visit.done(f"{client_id} was erased: {done.files} file(s), {done.versions} earlier version(s), "
+                      f"{done.trash_items} item(s) from the trash and {erased} contact(s) who had no other client.",
+                      visit.url("clients"))  # fmt: skip
+
+
+def size(count: int) -> str:
+    """A number of bytes as people read it."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
 def _matter_type(visit: Visit, type_id: str):
     """The matter type a form chose ("" for none); one the portal does not have is a 404."""
     if not type_id:
@@ -152,4 +217,7 @@ ACTIONS = {
     "assign": _assign,
     "contacts": _add_contact,
     "remove": _remove_contact,
+    "archive": _archive,
+    "unarchive": _unarchive,
+    "erase": _erase,
 }
