@@ -84,6 +84,7 @@ PEOPLE_ROUTES = [
     ("POST", "contacts/bob/enable", {}),
     ("POST", "contacts/bob/unblock", {}),
     ("POST", "contacts/bob/invite", {}),
+    ("POST", "contacts/bob/name", {"name": "Renamed"}),
     ("GET", "staff", None),
     ("POST", "staff", {"login": "intruder2", "admin": "1"}),
     ("POST", "staff/nina/admin", {"admin": "1"}),
@@ -97,16 +98,15 @@ POSTS = [(path, form) for method, path, form in PEOPLE_ROUTES if method == "POST
 
 
 def people_state(firm) -> tuple:
-    """What any of those actions would change: accounts, memberships, clients."""
+    """What any of those actions would change: accounts, memberships, clients, held-back logins."""
+    accounts = select(Account.login, Account.name, Account.role, Account.is_admin, Account.disabled)
+    memberships = select(Membership.login, Membership.client_id, Membership.participant_type)
+    clients = select(Client.id, Client.name, Client.matter_type, Client.assigned_staff, Client.archived_at)
     with firm.portal.sessions() as session:
         return (
-            sorted(session.execute(select(Account.login, Account.role, Account.is_admin, Account.disabled)).all()),
-            sorted(session.execute(select(Membership.login, Membership.client_id, Membership.participant_type)).all()),
-            sorted(
-                session.execute(
-                    select(Client.id, Client.name, Client.matter_type, Client.assigned_staff, Client.archived_at)
-                ).all()
-            ),  # fmt: skip
+            sorted(session.execute(accounts).all()),
+            sorted(session.execute(memberships).all()),
+            sorted(session.execute(clients).all()),
             session.scalar(select(func.count()).select_from(LoginThrottle)),
         )
 

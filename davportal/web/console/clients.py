@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from davportal.core.errors import Conflict, NotFound, PortalError
 from davportal.core.models import Account, Client, Membership
+from davportal.services import account_links
 from davportal.web.console import importing
 from davportal.web.console.acting import PAGE_SIZE, account_or_404, attempt, client_or_404, page_of, when
 from davportal.web.console.visit import Visit
@@ -110,8 +111,10 @@ def _assign(visit: Visit, client_id: str):
 def _add_contact(visit: Visit, client_id: str):
     form = visit.form
     login = form.get("login", "").strip()
+    name = form.get("name", "").strip() or None
     email = form.get("email", "").strip() or None
     participant = form.get("participant_type", "").strip() or DEFAULT_PARTICIPANT_TYPE
+    invite = form.get("invite") == "1"
     back = visit.url("clients", client_id)
 
     def add(session, actor) -> str:
@@ -121,8 +124,13 @@ def _add_contact(visit: Visit, client_id: str):
             # a mistyped login here must not open this client to another client's contact.
             raise Conflict(f"'{login}' already exists: open their page under Contacts to add them to {client_id} too.")
         accounts.add_contact(session, login, client_id=client_id, password=None, email=email,
-                             participant_type=participant)  # fmt: skip
-        return f"Contact {login} added to {client_id} as {participant}."
+                             participant_type=participant, name=name)  # fmt: skip
+        added = f"Contact {login} added to {client_id} as {participant}"
+        if not invite:
+            return added + "."
+        # In the same transaction: a contact who cannot be invited (no email) is not added either.
+        account_links.invite(session, visit.portal.settings, login, actor=actor)
+        return f"{added}; an invitation is on its way to {email}."
 
     return attempt(visit, back, add)
 

@@ -93,4 +93,15 @@ def _remove(visit: Visit, login: str):
     return attempt(visit, visit.url("contacts", login), remove)
 
 
-ACTIONS = {"join": _join, "remove": _remove}
+def _name(visit: Visit, login: str):
+    name = visit.form.get("name", "")
+
+    def rename(session, actor) -> str:
+        account_or_404(session, login, Role.CONTACT)
+        accounts.set_name(session, login, name)
+        return f"{login} is now called {name.strip()}." if name.strip() else f"{login} has no name now."
+
+    return attempt(visit, visit.url("contacts", login), rename)
+
+
+ACTIONS = {"join": _join, "remove": _remove, "name": _name}

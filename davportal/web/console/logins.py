@@ -1,8 +1,9 @@
-"""What an admin does to any login, a contact's or staff's: turn it off and on, let it sign in
-again after failed attempts."""
+"""What an admin does to any login, a contact's or staff's: invite it (again), turn it off and
+on, let it sign in again after failed attempts."""
 
 from __future__ import annotations
 
+from davportal.services import account_links
 from davportal.services.authentication import unblock
 from davportal.web.console.acting import account_or_404, attempt
 from davportal.web.console.visit import Visit
@@ -15,6 +16,9 @@ def act(visit: Visit, login: str, role: Role, action: str, back: str):
 
     def change(session, actor) -> str:
         account = account_or_404(session, login, role)
+        if action == "invite":
+            account_links.invite(session, visit.portal.settings, login, actor=actor)
+            return f"An invitation is on its way to {account.email}."
         if action == "disable":
             changed = accounts.disable(session, login, actor=actor)
             return f"{login} can no longer sign in." if changed else f"{login} was already turned off."
@@ -29,4 +33,4 @@ def act(visit: Visit, login: str, role: Role, action: str, back: str):
     return attempt(visit, back, change)
 
 
-ACTIONS = ("disable", "enable", "unblock")
+ACTIONS = ("invite", "disable", "enable", "unblock")

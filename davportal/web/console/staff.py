@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from davportal.core.errors import NotFound
 from davportal.core.models import Account
+from davportal.services import account_links
 from davportal.web.console import logins
 from davportal.web.console.acting import account_or_404, attempt, when
 from davportal.web.console.visit import Visit
@@ -35,12 +36,18 @@ def _list(visit: Visit):
 def _add(visit: Visit):
     form = visit.form
     login = form.get("login", "").strip()
+    name = form.get("name", "").strip() or None
     email = form.get("email", "").strip() or None
     admin = form.get("admin") == "1"
+    invite = form.get("invite") == "1"
 
     def add(session, actor) -> str:
-        accounts.add_staff(session, login, password=None, admin=admin, email=email)
-        return f"{login} added to the staff{' as an administrator' if admin else ''}."
+        accounts.add_staff(session, login, password=None, admin=admin, email=email, name=name)
+        added = f"{login} added to the staff{' as an administrator' if admin else ''}"
+        if not invite:
+            return added + "."
+        account_links.invite(session, visit.portal.settings, login, actor=actor)
+        return f"{added}; an invitation is on its way to {email}."
 
     return attempt(visit, visit.url("staff"), add)
 
