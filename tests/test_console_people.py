@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from davportal.core.models import Account, Client, LoginThrottle, Membership
+from davportal.core.models import Account, Client, LoginThrottle, Membership, OutboxMessage
 from tests.conftest import TEAM, Browser, signed_in
 
 CONSOLE = "/.davportal-web/admin"
@@ -77,13 +77,41 @@ def test_the_client_page_shows_its_contacts_and_when_they_last_signed_in(firm, a
     assert "<td>client</td>" in carol and "4 Mar 2026, 09:30 UTC" in carol
 
 
+def invitations_to(firm, address: str) -> int:
+    with firm.portal.sessions() as session:
+        return len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.recipient == address)).all())
+
+
 def test_an_admin_adds_a_contact_to_a_client(firm, admin):
     login = new_id("p")
     page = post(admin, f"{firm.url}{CONSOLE}/clients/beta/contacts",
-                {"login": login, "email": f"{login}@example.com", "participant_type": "accountant"})  # fmt: skip
+                {"login": login, "name": "Ana Lima", "email": f"{login}@example.com", "participant_type": "accountant"})  # fmt: skip
     assert message(page) == f"ok: Contact {login} added to beta as accountant."
     assert row(firm, Membership, login, "beta").participant_type == "accountant"
-    assert row(firm, Account, login).email == f"{login}@example.com"
+    assert (row(firm, Account, login).email, row(firm, Account, login).name) == (f"{login}@example.com", "Ana Lima")
+    assert invitations_to(firm, f"{login}@example.com") == 0  # the box was not ticked
+
+
+def test_a_contact_added_with_an_invitation_is_sent_one_and_can_be_sent_another(firm, admin):
+    login = new_id("p")
+    address = f"{login}@example.com"
+    page = post(admin, f"{firm.url}{CONSOLE}/clients/beta/contacts",
+                {"login": login, "email": address, "participant_type": "client", "invite": "1"})  # fmt: skip
+    assert message(page) == f"ok: Contact {login} added to beta as client; an invitation is on its way to {address}."
+    assert invitations_to(firm, address) == 1
+    assert "Send the invitation again" in admin.get(f"{firm.url}{CONSOLE}/contacts/{login}").text
+    again = post(admin, f"{firm.url}{CONSOLE}/contacts/{login}/invite")
+    assert message(again) == f"ok: An invitation is on its way to {address}."
+    assert invitations_to(firm, address) == 2
+
+
+def test_a_contact_who_cannot_be_invited_is_not_added(firm, admin):
+    """No email to send the invitation to: the contact is not added either (nothing half done)."""
+    login = new_id("p")
+    page = post(admin, f"{firm.url}{CONSOLE}/clients/beta/contacts",
+                {"login": login, "participant_type": "client", "invite": "1"})  # fmt: skip
+    assert message(page) == f"error: {login} has no email address to send the invitation to."
+    assert row(firm, Account, login) is None
 
 
 def test_a_contact_of_another_client_is_not_joined_from_a_client_page(firm, admin):
@@ -117,8 +145,10 @@ def test_an_admin_lets_a_held_back_login_try_again(firm, admin):
 
 def test_an_admin_adds_staff(firm, admin):
     login = new_id("s")
-    page = post(admin, f"{firm.url}{CONSOLE}/staff", {"login": login, "email": f"{login}@firm.example"})
-    assert message(page) == f"ok: {login} added to the staff."
+    page = post(admin, f"{firm.url}{CONSOLE}/staff",
+                {"login": login, "name": "Nina Duval", "email": f"{login}@firm.example", "invite": "1"})  # fmt: skip
+    assert message(page) == f"ok: {login} added to the staff; an invitation is on its way to {login}@firm.example."
+    assert invitations_to(firm, f"{login}@firm.example") == 1 and row(firm, Account, login).name == "Nina Duval"
     assert row(firm, Account, login).role == "staff" and not row(firm, Account, login).is_admin
     taken = post(admin, f"{firm.url}{CONSOLE}/staff", {"login": "alice"})
     assert message(taken).startswith("error: The login 'alice' is already taken")
@@ -159,8 +189,9 @@ def test_a_name_that_is_not_there_is_not_found_with_a_sentence(firm, admin, path
 # --- import ---------------------------------------------------------------------------------------
 
 
-def upload(browser: Browser, url: str, csv: bytes, name: str = "clients.csv"):
-    return browser.post(url, data={"csrf": browser.csrf, "step": "preview"}, files={"file": (name, csv, "text/csv")})
+def upload(browser: Browser, url: str, csv: bytes, name: str = "clients.csv", *, invite: bool = False):
+    fields = {"csrf": browser.csrf, "step": "preview"} | ({"invite": "1"} if invite else {})
+    return browser.post(url, data=fields, files={"file": (name, csv, "text/csv")})
 
 
 def hidden(page, name: str) -> str:
@@ -168,7 +199,7 @@ def hidden(page, name: str) -> str:
 
 
 def confirm(browser: Browser, url: str, preview):
-    fields = {name: (None, hidden(preview, name)) for name in ("csrf", "step", "name", "file", "fingerprint")}
+    fields = {name: (None, hidden(preview, name)) for name in ("csrf", "step", "name", "file", "fingerprint", "invite")}
     return browser.post(url, files=fields)
 
 
@@ -196,6 +227,20 @@ def test_an_import_shows_what_it_would_create_and_every_bad_row_before_writing(f
     assert message(done) == "ok: 2 client(s) added, 1 contact(s) added, 3 bad row(s) left out."
     assert clients_named(firm, [good, other]) == {good, other}
     assert row(firm, Membership, f"{good}-p", good) is not None
+
+
+def test_an_import_can_invite_every_new_contact(firm, admin):
+    url = f"{firm.url}{CONSOLE}/clients/_import"
+    one, two = new_id(), new_id()
+    csv = f"id,name,contact_login,contact_email,contact_name\n{one},One,{one}-p,{one}@example.com,Eva Roux\n{two},Two,{two}-p,,\n"
+    preview = upload(admin, url, csv.encode(), invite=True)
+    assert f"&#39;{two}-p&#39; cannot be invited without a contact_email" in preview.text and "Eva Roux" in preview.text
+    done = confirm(admin, url, preview)
+    assert (
+        message(done)
+        == "ok: 1 client(s) added, 1 contact(s) added, 1 invitation(s) on their way, 1 bad row(s) left out."
+    )
+    assert invitations_to(firm, f"{one}@example.com") == 1 and row(firm, Account, f"{one}-p").name == "Eva Roux"
 
 
 def test_an_import_imports_only_what_was_shown(firm, admin):
@@ -241,3 +286,92 @@ def test_a_file_that_is_not_an_import_says_why(firm, admin, content, reason):
 def test_a_file_too_large_is_refused_before_it_is_read(firm, admin):
     page = upload(admin, f"{firm.url}{CONSOLE}/clients/_import", b"id,name\n" + b"x" * (6 * 1024 * 1024))
     assert page.status_code == 413 and "too large" in page.text
+
+
+# --- a client's life, a login's state -------------------------------------------------------------
+
+
+def test_the_list_finds_clients_and_leaves_archived_ones_out_unless_asked(firm, admin):
+    tag = new_id("find")
+    firm.add_client(f"{tag}-open", "Open & Co")
+    firm.add_client(f"{tag}-gone", "Gone Ltd")
+    post(admin, f"{firm.url}{CONSOLE}/clients/{tag}-gone/archive")
+    found = admin.get(f"{firm.url}{CONSOLE}/clients", params={"q": tag.upper()})
+    assert f"{tag}-open" in found.text and f"{tag}-gone" not in found.text and "1 client matching" in found.text
+    with_archived = admin.get(f"{firm.url}{CONSOLE}/clients", params={"q": tag, "archived": "1"})
+    assert f"{tag}-gone" in with_archived.text and "archived" in with_archived.text
+    by_name = admin.get(f"{firm.url}{CONSOLE}/clients", params={"q": "open & co"})
+    assert f"{tag}-open" in by_name.text
+
+
+def test_an_archived_client_is_closed_to_its_contacts_and_can_come_back(firm, admin):
+    client_id, login = new_id(), new_id("p")
+    firm.add_client(client_id)
+    firm.add_contact(login, client_id)
+    contact = firm.as_user(login)
+    assert contact.propfind(f"/{client_id}/").status_code == 207
+    page = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/archive")
+    assert message(page) == f"ok: {client_id} is archived: its contacts can no longer open its folders."
+    assert row(firm, Client, client_id).archived_at is not None
+    assert firm.as_user("sam").propfind(f"/{client_id}/").status_code == 207  # staff keep its folders
+    again = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/archive")
+    assert message(again) == f"ok: {client_id} already was archived."
+    back = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/unarchive")
+    assert message(back).startswith(f"ok: {client_id} is back from the archive")
+    assert row(firm, Client, client_id).archived_at is None
+
+
+def test_a_contact_taken_off_one_client_keeps_the_other(firm, admin):
+    login = new_id("p")
+    firm.add_contact(login, "acme")
+    firm.add_contact(login, "beta")
+    page = post(admin, f"{firm.url}{CONSOLE}/clients/acme/remove", {"login": login})
+    assert message(page) == f"ok: {login} no longer has access to acme."
+    assert row(firm, Membership, login, "acme") is None and row(firm, Membership, login, "beta") is not None
+    from_their_page = post(admin, f"{firm.url}{CONSOLE}/contacts/{login}/remove", {"client": "beta"})
+    assert message(from_their_page) == f"ok: {login} no longer has access to beta."
+    assert row(firm, Membership, login, "beta") is None
+
+
+def test_a_login_is_turned_off_and_on(firm, admin):
+    login = new_id("p")
+    firm.add_contact(login, "acme")
+    off = post(admin, f"{firm.url}{CONSOLE}/contacts/{login}/disable")
+    assert message(off) == f"ok: {login} can no longer sign in." and row(firm, Account, login).disabled
+    assert "turned off" in off.text
+    unblocked = post(admin, f"{firm.url}{CONSOLE}/contacts/{login}/unblock")
+    assert message(unblocked) == f"ok: {login} is still turned off: turn the login on for them to sign in."
+    on = post(admin, f"{firm.url}{CONSOLE}/contacts/{login}/enable")
+    assert message(on) == f"ok: {login} can sign in again." and not row(firm, Account, login).disabled
+
+
+def test_staff_are_made_admin_or_not_but_the_last_admin_stays(firm, admin):
+    login = new_id("s")
+    firm.add_staff(login)
+    made = post(admin, f"{firm.url}{CONSOLE}/staff/{login}/admin", {"admin": "1"})
+    assert message(made) == f"ok: {login} is now an administrator." and row(firm, Account, login).is_admin
+    taken = post(admin, f"{firm.url}{CONSOLE}/staff/{login}/admin", {"admin": "0"})
+    assert message(taken) == f"ok: {login} is no longer an administrator." and not row(firm, Account, login).is_admin
+    last = post(admin, f"{firm.url}{CONSOLE}/staff/sam/admin", {"admin": "0"})
+    assert message(last).startswith("error: 'sam' is the last enabled admin")
+    assert row(firm, Account, "sam").is_admin
+
+
+def test_an_erasure_shows_what_would_go_and_needs_the_client_id_typed(firm, admin):
+    client_id, only_here, also_beta = new_id(), new_id("p"), new_id("p")
+    firm.add_client(client_id, "To Be Forgotten")
+    firm.add_contact(only_here, client_id)
+    firm.add_contact(also_beta, client_id)
+    firm.add_contact(also_beta, "beta")
+    firm.as_user("sam").put(f"/{client_id}/{TEAM}/letter.pdf", b"%PDF letter")
+    plan = admin.get(f"{firm.url}{CONSOLE}/clients/{client_id}/erase")
+    assert plan.ok and "1 file and" in plan.text
+    assert f'<strong class="contacts-erased">{only_here}</strong>' in plan.text and also_beta in plan.text
+    wrong = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/erase", {"confirm": client_id.upper()})
+    assert message(wrong).startswith("error: Nothing was erased")
+    assert row(firm, Client, client_id) is not None
+    done = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/erase", {"confirm": client_id})
+    assert message(done).startswith(f"ok: {client_id} was erased: 1 file(s)")
+    assert row(firm, Client, client_id) is None and row(firm, Account, only_here) is None
+    assert row(firm, Account, also_beta) is not None and row(firm, Membership, also_beta, "beta") is not None
+    assert admin.get(f"{firm.url}{CONSOLE}/clients/{client_id}").status_code == 404

@@ -51,7 +51,7 @@ def attempt(visit: Visit, back: str, change: Callable[[Session, Actor], str], *,
 
 def when(moment: datetime | None, never: str = "never") -> str:
     """A moment as people read it, in UTC (the server's clock): "2 Dec 2026, 05:39"."""
-    return moment.strftime("%-d %b %Y, %H:%M UTC") if moment else never
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC" if moment else never
 
 
 def page_of(query: dict[str, str]) -> int:

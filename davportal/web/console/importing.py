@@ -38,7 +38,7 @@ def handle(visit: Visit):
         name, content = _file(fields, files)
         with visit.portal.sessions() as session:
             rows, bad = importer.check(io.StringIO(_text(content)), session, visit.portal.matter_types, source=name)
-            existing = set(session.scalars(select(Client.id).where(Client.id.in_([r.id for r in rows]))))
+            existing = set(session.scalars(select(Client.id))) & {r.id for r in rows}  # one statement, any size
     except PortalError as refused:
         if isinstance(refused, NotFound):
             raise
