@@ -84,8 +84,8 @@ def invitations_to(firm, address: str) -> int:
 
 def test_an_admin_adds_a_contact_to_a_client(firm, admin):
     login = new_id("p")
-    page = post(admin, f"{firm.url}{CONSOLE}/clients/beta/contacts",
-                {"login": login, "name": "Ana Lima", "email": f"{login}@example.com", "participant_type": "accountant"})  # fmt: skip
+    fields = {"login": login, "name": "Ana Lima", "email": f"{login}@example.com", "participant_type": "accountant"}
+    page = post(admin, f"{firm.url}{CONSOLE}/clients/beta/contacts", fields)
     assert message(page) == f"ok: Contact {login} added to beta as accountant."
     assert row(firm, Membership, login, "beta").participant_type == "accountant"
     assert (row(firm, Account, login).email, row(firm, Account, login).name) == (f"{login}@example.com", "Ana Lima")
@@ -232,7 +232,8 @@ def test_an_import_shows_what_it_would_create_and_every_bad_row_before_writing(f
 def test_an_import_can_invite_every_new_contact(firm, admin):
     url = f"{firm.url}{CONSOLE}/clients/_import"
     one, two = new_id(), new_id()
-    csv = f"id,name,contact_login,contact_email,contact_name\n{one},One,{one}-p,{one}@example.com,Eva Roux\n{two},Two,{two}-p,,\n"
+    csv = (f"id,name,contact_login,contact_email,contact_name\n{one},One,{one}-p,{one}@example.com,Eva Roux\n"
+           f"{two},Two,{two}-p,,\n")  # fmt: skip
     preview = upload(admin, url, csv.encode(), invite=True)
     assert f"&#39;{two}-p&#39; cannot be invited without a contact_email" in preview.text and "Eva Roux" in preview.text
     done = confirm(admin, url, preview)

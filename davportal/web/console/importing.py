@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from davportal.core.errors import BadRequest, NotFound, PortalError, TooLarge
 from davportal.core.models import Client
+from davportal.services import account_links
 from davportal.web import form
 from davportal.web.console.visit import Visit
 from provisioning import importer
@@ -34,36 +35,45 @@ def handle(visit: Visit):
         raise NotFound("Not found.")
     fields, files = form.read_multipart(visit.environ, MAX_BODY_BYTES)
     form.require_token(fields.get("csrf"), visit.csrf)
+    invite = fields.get("invite") == "1"
     try:
         name, content = _file(fields, files)
         with visit.portal.sessions() as session:
-            rows, bad = importer.check(io.StringIO(_text(content)), session, visit.portal.matter_types, source=name)
+            rows, bad = importer.check(io.StringIO(_text(content)), session, visit.portal.matter_types, source=name,
+                                       invite=invite)  # fmt: skip
             existing = set(session.scalars(select(Client.id))) & {r.id for r in rows}  # one statement, any size
     except PortalError as refused:
         if isinstance(refused, NotFound):
             raise
         return visit.page("console_import.html", {"action": visit.url("clients", SLUG), "columns": importer.COLUMNS,
                                                   "problem": refused.reason}, status="400 Bad Request")  # fmt: skip
-    seen = fingerprint(rows)
+    seen = fingerprint(rows, invite)
     if fields.get("step") == "import" and fields.get("fingerprint") == seen and rows:
-        return _import(visit, rows, bad)
+        return _import(visit, rows, bad, invite)
     changed = fields.get("step") == "import"  # the file's rows are no longer what the preview showed
     return visit.page("console_import_preview.html", {
         "action": visit.url("clients", SLUG), "name": name, "rows": rows, "bad": bad, "existing": existing,
-        "file": base64.b64encode(content).decode("ascii"), "fingerprint": seen, "changed": changed,
+        "file": base64.b64encode(content).decode("ascii"), "fingerprint": seen, "changed": changed, "invite": invite,
     })  # fmt: skip
 
 
-def _import(visit: Visit, rows: list[importer.Row], bad: list[importer.BadRow]):
+def _import(visit: Visit, rows: list[importer.Row], bad: list[importer.BadRow], invite: bool):
     portal = visit.portal
     folders = portal.settings.folders
     back = visit.url("clients")
+
+    def send(session, login: str) -> None:
+        account_links.invite(session, portal.settings, login, actor=visit.actor)
+
     try:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
-                                       (folders.team_shared, folders.client_shared))  # fmt: skip
+                                       (folders.team_shared, folders.client_shared),
+                                       invite=send if invite else None)  # fmt: skip
     except PortalError as refused:
         return visit.done(f"The import stopped: {refused.reason}", back, ok=False)
     said = [f"{outcome.clients_created} client(s) added", f"{outcome.contacts_created} contact(s) added"]
+    if outcome.contacts_invited:
+        said.append(f"{outcome.contacts_invited} invitation(s) on their way")
     if outcome.clients_unchanged:
         said.append(f"{outcome.clients_unchanged} already there")
     if outcome.contacts_joined:
@@ -73,9 +83,9 @@ def _import(visit: Visit, rows: list[importer.Row], bad: list[importer.BadRow]):
     return visit.done(", ".join(said) + ".", back)
 
 
-def fingerprint(rows: list[importer.Row]) -> str:
+def fingerprint(rows: list[importer.Row], invite: bool) -> str:
     """What the preview showed, in a word: the import goes ahead only if the rows still match it."""
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
+    return hashlib.sha256(repr((rows, invite)).encode()).hexdigest()
 
 
 def _file(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[str, bytes]:
