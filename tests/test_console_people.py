@@ -376,3 +376,20 @@ def test_an_erasure_shows_what_would_go_and_needs_the_client_id_typed(firm, admi
     assert row(firm, Client, client_id) is None and row(firm, Account, only_here) is None
     assert row(firm, Account, also_beta) is not None and row(firm, Membership, also_beta, "beta") is not None
     assert admin.get(f"{firm.url}{CONSOLE}/clients/{client_id}").status_code == 404
+
+
+def test_a_matter_type_is_given_at_creation_or_later(fresh_portal, tmp_path):
+    types = tmp_path / "types.yaml"
+    types.write_text("matter_types:\n  tax:\n    name: Tax return\n    folders:\n      - path: Payslips\n")
+    office = fresh_portal(matter_types_file=str(types))
+    office.add_staff("sam", admin=True)
+    office.add_client("plain")
+    admin = signed_in(office.url, "sam")
+    added = post(admin, f"{office.url}{CONSOLE}/clients", {"id": "taxed", "name": "Taxed", "matter_type": "tax"})
+    assert message(added) == "ok: Client Taxed added, with its folders." and "Tax return" in added.text
+    assert "Payslips" in office.as_user("sam").names("/taxed/")
+    page = admin.get(f"{office.url}{CONSOLE}/clients/plain")
+    assert '<option value="" selected>Choose…</option>' in page.text
+    changed = post(admin, f"{office.url}{CONSOLE}/clients/plain/type", {"matter_type": "tax"})
+    assert message(changed).startswith("ok: plain is now Tax return.")
+    assert row(office, Client, "plain").matter_type == "tax" and "Payslips" in office.as_user("sam").names("/plain/")

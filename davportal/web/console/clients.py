@@ -90,7 +90,10 @@ def _set_type(visit: Visit, client_id: str):
     def set_type(session, actor) -> str:
         client_or_404(session, client_id)
         report = clients.set_type(session, visit.portal.storage, client_id, matter_type)
-        return f"{client_id} is now {matter_type.name}. {report.summary()}"
+        said = [f"{client_id} is now {matter_type.name}."]
+        said.append(f"Folders added: {', '.join(report.created)}." if report.created else "No folder was missing.")
+        said += [f"'{folder}' was left alone: {why}." for folder, why in report.conflicts]
+        return " ".join(said)
 
     return attempt(visit, visit.url("clients", client_id), set_type)
 
