@@ -12,13 +12,13 @@ import requests
 import yaml
 
 from davportal.core.db import head_revision
-from davportal.services.passwords import UNKNOWN_LOGIN_HASH, hash_password
+from davportal.services.passwords import UNKNOWN_LOGIN_HASH, hash_secret
 from tests.test_entry_points import Process, _console, _provision
 
 
 def test_the_unknown_login_hash_costs_what_a_real_one_costs():
     # Same parameters, same time and memory: an unknown login is not told apart by its answer's delay.
-    assert argon2.extract_parameters(UNKNOWN_LOGIN_HASH) == argon2.extract_parameters(hash_password("p" * 12))
+    assert argon2.extract_parameters(UNKNOWN_LOGIN_HASH) == argon2.extract_parameters(hash_secret("p" * 12))
 
 
 def test_the_head_revision_is_alembics():
