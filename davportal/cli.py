@@ -29,7 +29,7 @@ from davportal.notifications import events, outbox
 from davportal.notifications.worker import send_round
 from davportal.progress import progress
 from davportal.server import serve as run_server
-from davportal.services import audit, documents, placing, sharing, trash, two_factor, versions
+from davportal.services import account_links, audit, documents, placing, sharing, trash, two_factor, versions
 from davportal.services.authentication import unblock
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
@@ -109,6 +109,10 @@ def _password(password_stdin: bool) -> str:
 
 
 _password_stdin = click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+_name_option = click.option("--name", help='The display name emails and pages use, e.g. "Alice Martin".')
+_invite_option = click.option(
+    "--invite", is_flag=True, help="Email a link to choose a password (needs --email); no password is asked."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,15 +171,27 @@ def staff():
 @command(staff, "add")
 @click.argument("login")
 @click.option("--admin", is_flag=True, help="May also run the admin commands.")
-@click.option("--email", help="Where they hear of their clients' uploads.")
+@click.option("--email", help="Where they hear of their clients' uploads (and get their invitation).")
+@_name_option
+@_invite_option
 @_password_stdin
-def staff_add(config, source, login, admin, email, password_stdin):
+def staff_add(config, source, login, admin, email, name, invite, password_stdin):
     """Add a staff login."""
     portal = _portal(config, source)
-    password = _password(password_stdin)
+    password = None if invite else _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.add_staff(session, login, password=password, admin=admin, email=email)
-    click.echo(f"Added staff {login}{' (admin)' if admin else ''}.")
+        accounts.add_staff(session, login, password=password, admin=admin, email=email, name=name,
+                           min_length=portal.settings.accounts.password_min_length)  # fmt: skip
+        if invite:
+            account_links.invite(session, portal.settings, login, actor=command_line_actor())
+    click.echo(f"Added staff {login}{' (admin)' if admin else ''}.{_invited(invite, email)}")
+
+
+@command(staff, "invite")
+@click.argument("login")
+def staff_invite(config, source, login):
+    """Email a staff login a new link to choose their password (an earlier link stops working)."""
+    _send_invitation(config, source, login)
 
 
 @command(staff, "list")
@@ -232,12 +248,13 @@ def client_list(config, source):
 @click.argument("csv_file", type=click.Path(dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows even if some are bad.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report; change nothing.")
-def client_import(config, source, csv_file, skip_invalid, dry_run):
+@click.option("--invite", is_flag=True, help="Email each new contact a link to choose their password.")
+def client_import(config, source, csv_file, skip_invalid, dry_run, invite):
     """Add clients (and their first contact) from a CSV file.
 
-    Columns: id, name, matter_type, contact_login, contact_email, existing_contact (a header row
-    names them; only id and name are required). Imported contacts have no password until
-    `davportal passwd`.
+    Columns: id, name, matter_type, contact_login, contact_email, existing_contact, contact_name
+    (a header row names them; only id and name are required). Imported contacts have no password
+    until they follow their invitation (--invite, or `contact invite` later) or `davportal passwd`.
 
     A contact_login that already exists (or is on an earlier row) is a bad row, unless the row
     sets existing_contact to yes and gives that contact's email as on record: the contact then
@@ -245,7 +262,7 @@ def client_import(config, source, csv_file, skip_invalid, dry_run):
     """
     portal = _portal(config, source)
     with portal.sessions() as session:
-        rows, bad = importer.read(csv_file, session, portal.matter_types)
+        rows, bad = importer.read(csv_file, session, portal.matter_types, invite=invite)
     for problem in bad:
         click.echo(f"{csv_file}, line {problem.line}: {problem.reason}", err=True)
     if bad and not skip_invalid:
@@ -254,13 +271,20 @@ def client_import(config, source, csv_file, skip_invalid, dry_run):
     if dry_run:
         click.echo(f"{len(rows)} row(s) would be imported{f', {len(bad)} skipped' if bad else ''}.")
         return
+    actor = command_line_actor()
+
+    def send(session, login):
+        account_links.invite(session, portal.settings, login, actor=actor)
+
     with progress(len(rows), "Importing clients") as reporter:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
-                                       _area_folders(portal), on_row=lambda row: reporter.step())  # fmt: skip
+                                       _area_folders(portal), on_row=lambda row: reporter.step(),
+                                       invite=send if invite else None)  # fmt: skip
     joined = outcome.contacts_joined
     click.echo(f"{outcome.clients_created} client(s) created, {outcome.clients_unchanged} already there, "
                f"{outcome.contacts_created} contact(s) created, {outcome.folders_created} folder(s) created"
                f"{f', {joined} existing contact(s) added to a client' if joined else ''}"
+               f"{f', {outcome.contacts_invited} invitation(s) queued' if invite else ''}"
                f"{f', {len(bad)} bad row(s) skipped' if bad else ''}.")  # fmt: skip
 
 
@@ -349,23 +373,58 @@ def contact():
 @command(contact, "add")
 @click.argument("login")
 @click.option("--client", "client_id", required=True, help="The client this contact belongs to.")
-@click.option("--email", help="Where the contact is notified.")
+@click.option("--email", help="Where the contact is notified (and gets their invitation).")
 @click.option(
     "--participant",
     default=DEFAULT_PARTICIPANT_TYPE,
     show_default=True,
     help="The contact's participant type for this client (e.g. accountant).",
 )
+@_name_option
+@_invite_option
 @_password_stdin
-def contact_add(config, source, login, client_id, email, participant, password_stdin):
+def contact_add(config, source, login, client_id, email, participant, name, invite, password_stdin):
     """Add a contact to a client (again with another client: the contact then has both)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        exists = session.get(Account, login) is not None
-        password = None if exists else _password(password_stdin)
+        existing = session.get(Account, login)
+        password = None if existing is not None or invite else _password(password_stdin)
         accounts.add_contact(session, login, client_id=client_id, password=password, email=email,
-                             participant_type=participant)  # fmt: skip
-    click.echo(f"Contact {login} belongs to {client_id} as {participant}.")
+                             participant_type=participant, name=name,
+                             min_length=portal.settings.accounts.password_min_length)  # fmt: skip
+        # A contact who already chose a password is not sent a link that would replace it.
+        invite = invite and (existing is None or existing.password_hash is None)
+        if invite:
+            account_links.invite(session, portal.settings, login, actor=command_line_actor())
+        address = session.get(Account, login).email
+    click.echo(f"Contact {login} belongs to {client_id} as {participant}.{_invited(invite, address)}")
+
+
+@command(contact, "invite")
+@click.argument("login")
+def contact_invite(config, source, login):
+    """Email a contact a link to choose their password (an earlier link stops working)."""
+    _send_invitation(config, source, login)
+
+
+@command(contact, "resend")
+@click.argument("login")
+def contact_resend(config, source, login):
+    """Send a contact's invitation again, with a new link (the earlier one stops working)."""
+    _send_invitation(config, source, login)
+
+
+def _send_invitation(config, source, login: str) -> None:
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        account_links.invite(session, portal.settings, login, actor=command_line_actor())
+        address = session.get(Account, login).email
+    click.echo(f"Invitation for {login} queued to {address}; the link works for "
+               f"{portal.settings.accounts.invite_hours:g} hours.")  # fmt: skip
+
+
+def _invited(invite: bool, address: str | None) -> str:
+    return f" Invitation queued to {address}." if invite else ""
 
 
 @command(contact, "list")
@@ -382,7 +441,7 @@ def passwd(config, source, login, password_stdin):
     portal = _portal(config, source)
     password = _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.set_password(session, login, password)
+        accounts.set_password(session, login, password, min_length=portal.settings.accounts.password_min_length)
     click.echo(f"Password of {login} changed.")
 
 

@@ -72,7 +72,7 @@ def _add(session, login, role, *, password, admin, email, name, min_length) -> A
         raise BadRequest(f"'{email}' is not a valid email address.")
     if session.get(Account, login) is not None:
         raise Conflict(f"The login '{login}' is already taken (logins are unique across staff and contacts).")
-    name = _checked_name(name)
+    name = checked_name(name)
     account = Account(
         login=login,
         name=name,
@@ -103,10 +103,10 @@ def set_password(session: Session, login: str, password: str, *, min_length: int
 
 def set_name(session: Session, login: str, name: str | None) -> None:
     """What emails and pages call the login ("Alice Martin"); empty or None: the login itself."""
-    _get(session, login).name = _checked_name(name)
+    _get(session, login).name = checked_name(name)
 
 
-def _checked_name(name: str | None) -> str | None:
+def checked_name(name: str | None) -> str | None:
     name = " ".join((name or "").split())
     if len(name) > NAME_LENGTH or any(ord(ch) < 32 for ch in name):
         raise BadRequest(f"A name has at most {NAME_LENGTH} characters, on one line.")
