@@ -257,6 +257,10 @@ class Authenticator:
                         not_before=LoginThrottle.not_before if attempt.network_until is None else reopened)
                 .execution_options(synchronize_session=False)
             )  # fmt: skip
+            # Core, not the ORM: the time of a sign-in changes nothing the per-node caches keep, so
+            # it must not make every process read every login again (as an ORM write to account does).
+            session.connection().execute(update(Account).where(Account.login == attempt.login)
+                                         .values(last_sign_in_at=attempt.taken_at))  # fmt: skip
             if used_app is not None:
                 mark_used(session, used_app)  # "last used", shown to the user
 
