@@ -257,10 +257,7 @@ class Authenticator:
                         not_before=LoginThrottle.not_before if attempt.network_until is None else reopened)
                 .execution_options(synchronize_session=False)
             )  # fmt: skip
-            # Core, not the ORM: the time of a sign-in changes nothing the per-node caches keep, so
-            # it must not make every process read every login again (as an ORM write to account does).
-            session.connection().execute(update(Account).where(Account.login == attempt.login)
-                                         .values(last_sign_in_at=attempt.taken_at))  # fmt: skip
+            record_sign_in(session, attempt.login, attempt.taken_at)
             if used_app is not None:
                 mark_used(session, used_app)  # "last used", shown to the user
 
@@ -268,6 +265,13 @@ class Authenticator:
         """The try was counted when it was reserved: a failure only goes to the log."""
         _logger.warning("Failed login for %r from %s (%s, failure %d)", attempt.login, attempt.remote_addr or "?",
                         "disabled" if disabled else "bad credentials", attempt.failures)  # fmt: skip
+
+
+def record_sign_in(session: Session, login: str, at: datetime) -> None:
+    """The login's last sign-in, shown to admins. Core, not the ORM: the time of a sign-in changes
+    nothing the per-node caches keep, so it must not make every process read every login again
+    (as an ORM write to the account table does)."""
+    session.connection().execute(update(Account).where(Account.login == login).values(last_sign_in_at=at))
 
 
 def plausible_login(login: str) -> bool:

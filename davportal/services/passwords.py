@@ -15,6 +15,7 @@ from davportal.core.settings import Accounts
 
 _hasher = PasswordHasher()
 MIN_LENGTH = Accounts().password_min_length  # the setting's default, for callers without settings
+MIN_OWN_LETTERS = 4  # a login or name this short ("jo") may well be part of a good password
 # Verified against when the login is unknown, so that both cases cost one argon2 verification.
 # Written out rather than hashed at import: hashing takes argon2's 64 MiB in every process that
 # starts. The hash of a random password nobody kept, with the hasher's own parameters (a test
@@ -37,8 +38,9 @@ def problem(password: str, *, login: str, name: str | None = None, min_length: i
     if password.strip().lower() in common_passwords():
         return "That password is one of the most common ones, which are tried first: choose another."
     letters = _letters(password)
-    if letters and any(letters == _letters(own) for own in (login, login.partition("@")[0], name) if own):
-        return "The password must not be your login or your name: choose another."
+    owns = {_letters(own) for own in (login, login.partition("@")[0], name) if own}
+    if any(own in letters for own in owns if len(own) >= MIN_OWN_LETTERS):
+        return "The password must not contain your login or your name: choose another."
     return ""
 
 
@@ -58,7 +60,7 @@ def common_passwords() -> frozenset[str]:
 
 
 def _letters(text: str) -> str:
-    # "Alice2024!" is the login "alice" with a number and a sign: the same guess.
+    # "Alice2024!" is the login "alice" with a number and a sign: one of the first guesses.
     return re.sub(r"[\W\d_]", "", text).lower()
 
 

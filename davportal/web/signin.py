@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, quote, unquote
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.core.errors import NotAllowed, NotFound, TooManyAttempts
-from davportal.core.models import Account
+from davportal.core.models import Account, utcnow
 from davportal.services import two_factor
+from davportal.services.authentication import record_sign_in
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from davportal.web import actions, health, sessions
@@ -178,6 +179,7 @@ class WebSignIn(BaseMiddleware):
         with self.portal.sessions.begin() as session:
             token, _ = sessions.start(session, actor.login, account.password_hash, lifetime,
                                       pending=pending.value if pending else None)  # fmt: skip
+            record_sign_in(session, actor.login, utcnow())  # even when the password was verified a moment ago
         cookie = set_cookie(environ, sessions.COOKIE, token, max_age=int(lifetime.total_seconds()))
         used = set_cookie(environ, LOGIN_CSRF_COOKIE, "", max_age=0)
         after = _second_step_url(pending, next_path) if pending else quote(next_path)
