@@ -22,6 +22,7 @@ from davportal.core.models import Account, AccountLink, LoginThrottle, utcnow
 from davportal.core.settings import Settings
 from davportal.notifications.compose import outbox_message
 from davportal.services import audit, passwords
+from davportal.services.authentication import aware, throttle_insert
 from policy import Actor, Role, Target
 from policy.throttle import delay_after, network_of
 
@@ -96,7 +97,7 @@ def request_reset(session: Session, settings: Settings, login_or_email: str, rem
 def look_up(session: Session, token: str, *, now: datetime | None = None) -> OpenLink:
     """The link's login and purpose, if it still works; LinkNotUsable otherwise."""
     link, account = _usable(session, token, now or utcnow())
-    return OpenLink(account.login, account.name or account.login, link.purpose, _aware(link.expires_at),
+    return OpenLink(account.login, account.name or account.login, link.purpose, aware(link.expires_at),
                     bool(account.totp_secret))  # fmt: skip
 
 
@@ -152,7 +153,7 @@ def _usable(session: Session, token: str, now: datetime, *, lock: bool = False) 
         raise LinkNotUsable("This link is not one of ours: open it from the email again, or ask for a new one.")
     if link.used_at is not None:
         raise LinkNotUsable("This link was already used, or a newer one replaced it.", purpose=link.purpose)
-    if _aware(link.expires_at) <= now:
+    if aware(link.expires_at) <= now:
         raise LinkNotUsable("This link has expired.", purpose=link.purpose)
     account = session.get(Account, link.login)
     if account is None or account.disabled:
@@ -162,17 +163,19 @@ def _usable(session: Session, token: str, now: datetime, *, lock: bool = False) 
 
 def _throttle_allows(session: Session, address: str, network: str, now: datetime) -> bool:
     """One request off the address's counter and the network's; False (and neither moves) while
-    either must wait. The counters live in login_throttle, so `user unblock` and its clean-up see them."""
+    either must wait. The counters are rows of the sign-in throttle's table, under their own keys."""
     counters = ((f"{RESET_KEY}{address}"[:128], ANY_NETWORK), (f"{RESET_KEY}*", network))
+    # A row another request inserted meanwhile is simply there: never a duplicate key.
+    session.execute(throttle_insert(session).values([
+        {"login": login, "network": where, "failures": 0, "not_before": now, "last_failure_at": now}
+        for login, where in counters]).on_conflict_do_nothing())  # fmt: skip
     rows = []
     for login, where in counters:
-        row = session.get(LoginThrottle, (login, where), with_for_update=True)
-        if row is None:
-            row = LoginThrottle(login=login, network=where, failures=0, not_before=now, last_failure_at=now)
-            session.add(row)
-        elif _aware(row.last_failure_at) < now - RESET_MEMORY:
+        row = session.get(LoginThrottle, (login, where), with_for_update=True, populate_existing=True)
+        assert row is not None  # inserted above, or there already
+        if aware(row.last_failure_at) < now - RESET_MEMORY:
             row.failures = 0
-        if _aware(row.not_before) > now:
+        if aware(row.not_before) > now:
             return False
         rows.append(row)
     for row in rows:
@@ -186,10 +189,6 @@ def _throttle_allows(session: Session, address: str, network: str, now: datetime
 def _owner(account: Account) -> Actor:
     """The account acting on itself, for the audit trail."""
     return Actor(account.login, Role(account.role), is_admin=account.is_admin)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite returns naive times
 
 
 def _when(moment: datetime) -> str:

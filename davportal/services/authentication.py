@@ -198,7 +198,7 @@ class Authenticator:
                  for who, _ in counters]  # fmt: skip
         with self.sessions() as session:
             # A row another request inserted meanwhile is simply there: never a duplicate key.
-            session.execute(_insert(session).values(fresh).on_conflict_do_nothing())
+            session.execute(throttle_insert(session).values(fresh).on_conflict_do_nothing())
             taken: list[tuple[int, datetime | None]] = []
             for who, free in counters:
                 turn = self._take(session, who, network, free, now)
@@ -212,7 +212,7 @@ class Authenticator:
             session.rollback()  # neither counter moves for a try that is refused
             waits = session.scalars(select(LoginThrottle.not_before).where(
                 LoginThrottle.network == network, LoginThrottle.login.in_((login, EVERY_LOGIN)))).all()  # fmt: skip
-        latest = max((_aware(w) for w in waits), default=now)
+        latest = max((aware(w) for w in waits), default=now)
         seconds = max(1, math.ceil((latest - now).total_seconds()))
         _logger.warning("Login %r from %s refused for %d s after repeated failures", login, network, seconds)
         raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
@@ -289,12 +289,12 @@ def unblock(session: Session, login: str) -> int:
     return result.rowcount
 
 
-def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
+def throttle_insert(session: Session) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24 and later, PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(LoginThrottle)
     return sqlite.insert(LoginThrottle)
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone
