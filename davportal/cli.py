@@ -460,6 +460,17 @@ def user_unblock(config, source, login):
     click.echo(f"{login} may sign in again ({networks} network(s) were waiting).")
 
 
+@command(user, "name")
+@click.argument("login")
+@click.argument("name")
+def user_name(config, source, login, name):
+    """Set the display name emails and pages use ("" leaves the login alone)."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        accounts.set_name(session, login, name)
+    click.echo(f"{login} is now called {' '.join(name.split())}." if name.strip() else f"{login} has no name now.")
+
+
 @user.group("2fa")
 def user_two_factor():
     """Two-factor sign-in."""

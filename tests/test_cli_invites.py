@@ -118,3 +118,15 @@ def test_import_with_invite_needs_an_email_for_each_new_contact(firm_cli, tmp_pa
     assert result.exit_code == 1
     assert "line 2: 'bob' cannot be invited without a contact_email" in result.stderr
     assert _account(portal, "bob") is None and _outbox(portal) == []
+
+
+def test_user_name_sets_and_clears_a_display_name(firm_cli):
+    run, portal = firm_cli
+    run("contact", "add", "alice", "--client", "acme", "--password-stdin", input="a long password\n")
+    result = run("user", "name", "alice", "Alice Martin")
+    assert result.exit_code == 0 and result.stdout == "alice is now called Alice Martin.\n"
+    assert _account(portal, "alice").name == "Alice Martin"
+    assert run("user", "name", "alice", "").stdout == "alice has no name now.\n"
+    assert _account(portal, "alice").name is None
+    missing = run("user", "name", "ghost", "Ghost")
+    assert missing.exit_code == 1 and missing.stderr == "davportal: There is no login 'ghost'.\n"
