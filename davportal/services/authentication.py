@@ -117,7 +117,8 @@ class Authenticator:
 
     @staticmethod
     def _actor(account: Account, clients: dict[str, str]) -> Actor:
-        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients)
+        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients,
+                     name=account.name)  # fmt: skip
 
     def actor_of(self, login: str) -> Actor | None:
         """The actor of a signed-in browser session (its password was checked at sign-in)."""

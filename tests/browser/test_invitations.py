@@ -78,6 +78,7 @@ def test_an_invited_contact_gets_in_forgets_and_changes_their_password(office, i
     assert "more characters" in page.inner_text("#strength")  # said while typing
     _choose_password(page, FIRST)
     assert page.url == office.url + "/"
+    assert page.inner_text("header .who") == "Alice Martin"  # pages call them by name too
     page.click("text=Acme Ltd")
     page.click(f"text={TEAM}")
     assert "Engagement letter.pdf" in page.inner_text("table.entries")
