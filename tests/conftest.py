@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import uuid
@@ -255,3 +256,20 @@ def inbox(smtp_port):
     inbox.port = controller.port
     yield inbox
     controller.stop()
+
+
+class Browser(requests.Session):
+    """A browser's cookies, signed in through the sign-in page; `csrf` is its session's token."""
+
+    csrf = ""
+
+
+def signed_in(base_url: str, login: str, password: str = PASSWORD) -> Browser:
+    web = base_url + "/.davportal-web"
+    browser = Browser()
+    page = browser.get(web + "/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    home = browser.post(web + "/login", data={"csrf": token, "login": login, "password": password})
+    assert home.ok and "Sign out" in home.text, f"{login} could not sign in: {home.status_code}"
+    browser.csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)
+    return browser

@@ -17,18 +17,9 @@ from davportal.services import account_links, audit, passwords, two_factor
 from davportal.services.account_links import LinkNotUsable
 from davportal.services.portal import Portal
 from davportal.web import sessions
-from davportal.web.render import WEB, cookies, redirect, respond, set_cookie
-from davportal.web.signin import (
-    LOGIN_CSRF_COOKIE,
-    SignedIn,
-    _day,
-    _form,
-    _query,
-    _require_token,
-    _second_step_url,
-    _token_ok,
-    common_context,
-)
+from davportal.web.form import query, read, require_token, token_ok
+from davportal.web.render import WEB, common_context, cookies, redirect, respond, set_cookie
+from davportal.web.signin import LOGIN_CSRF_COOKIE, SignedIn, _day, _second_step_url
 from policy import Actor, Role, Target
 from policy.pages import SecondStep, second_step
 from provisioning import accounts
@@ -47,7 +38,7 @@ def public(portal: Portal, environ, start_response, route: str):
 # --- choosing a password from a link ----------------------------------------------------------
 def _link(portal: Portal, environ, start_response):
     post = environ["REQUEST_METHOD"] == "POST"
-    form = _form(environ) if post else _query(environ)
+    form = read(environ) if post else query(environ)
     token = form.get("token", "")
     now = portal.authenticator.clock()
     try:
@@ -60,7 +51,7 @@ def _link(portal: Portal, environ, start_response):
                        referrer=NO_REFERRER)  # fmt: skip
     if not post:
         return _link_page(portal, environ, start_response, link, token)
-    if not _token_ok(form.get("csrf"), cookies(environ).get(LOGIN_CSRF_COOKIE)):
+    if not token_ok(form.get("csrf"), cookies(environ).get(LOGIN_CSRF_COOKIE)):
         return _link_page(portal, environ, start_response, link, token, error=PAGE_OUT_OF_DATE, status="403 Forbidden")
     password = form.get("password", "")
     if password != form.get("again", ""):
@@ -110,9 +101,9 @@ def _forgot(portal: Portal, environ, start_response):
         csrf = secrets.token_urlsafe(24)
         return respond(environ, start_response, "200 OK", "forgot.html", context | {"login_csrf": csrf},
                        extra=[set_cookie(environ, LOGIN_CSRF_COOKIE, csrf)])  # fmt: skip
-    form = _form(environ)
+    form = read(environ)
     who = form.get("who", "").strip()
-    if not _token_ok(form.get("csrf"), cookies(environ).get(LOGIN_CSRF_COOKIE)):
+    if not token_ok(form.get("csrf"), cookies(environ).get(LOGIN_CSRF_COOKIE)):
         csrf = secrets.token_urlsafe(24)
         return respond(environ, start_response, "403 Forbidden", "forgot.html",
                        context | {"login_csrf": csrf, "who": who, "error": PAGE_OUT_OF_DATE},
@@ -133,8 +124,8 @@ def account_page(portal: Portal, environ, start_response, signed: SignedIn):
     shown_once, error, done = "", "", ""
     recovery_codes: list[str] = []
     if environ["REQUEST_METHOD"] == "POST":
-        form = _form(environ)
-        _require_token(form.get("csrf"), signed.csrf)
+        form = read(environ)
+        require_token(form.get("csrf"), signed.csrf)
         action = form.get("action")
         try:
             if action in ("password", "two-factor-off", "recovery-codes") and not signed.pending:

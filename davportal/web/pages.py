@@ -15,8 +15,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.services.request import RequestContext
 from davportal.web.history import history_context
-from davportal.web.render import respond, set_cookie
-from davportal.web.signin import FLASH_COOKIE, common_context
+from davportal.web.render import FLASH_COOKIE, common_context, respond, set_cookie
 from davportal.web.views import PREVIEWABLE, folder_context
 
 PREVIEW_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'self'"

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from urllib.parse import unquote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from wsgidav import util
 
+from davportal.services.request import RequestContext
+from policy import Actor
+from policy.pages import tools_of
+
 WEB = "/.davportal-web"  # the pages' own routes: a reserved name, never a client's folder
+FLASH_COOKIE = "davportal_flash"  # what the last action did, shown once on the next page
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -64,3 +70,13 @@ def set_cookie(environ: dict, name: str, value: str, *, max_age: int | None = No
 
 def wants_html(environ: dict) -> bool:
     return "text/html" in environ.get("HTTP_ACCEPT", "")
+
+
+def common_context(environ, actor: Actor | None = None) -> dict:
+    """What every page shows: the firm, the signed-in login and its tools, a message left by the last action."""
+    context = RequestContext.of(environ)
+    settings = context.portal.settings
+    kind, _, message = unquote(cookies(environ).get(FLASH_COOKIE, "")).partition(":")
+    return {"firm": settings.firm_name, "logo_url": settings.web.logo_url, "actor": actor,
+            "tools": {tool.value for tool in tools_of(actor)}, "csrf": context.csrf or "", "message": message,
+            "message_kind": "error" if kind == "error" else "ok"}  # fmt: skip

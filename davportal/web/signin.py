@@ -11,29 +11,32 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.core.errors import NotAllowed, NotFound, TooManyAttempts
+from davportal.core.errors import NotFound, TooManyAttempts
 from davportal.core.models import Account, utcnow
 from davportal.services import two_factor
 from davportal.services.authentication import record_sign_in
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
-from davportal.web import actions, health, sessions
-from davportal.web.render import WEB, cookies, redirect, respond, set_cookie, wants_html
+from davportal.web import actions, console, health, sessions
+from davportal.web.console.visit import Visit
+from davportal.web.form import local as _local
+from davportal.web.form import query as _query
+from davportal.web.form import read as _form
+from davportal.web.form import require_token as _require_token
+from davportal.web.form import token_ok as _token_ok
+from davportal.web.render import FLASH_COOKIE, WEB, common_context, cookies, redirect, respond, set_cookie, wants_html
 from davportal.web.views import received_context
 from policy import Actor
-from policy.pages import SecondStep, Tool, may_use, second_step, tools_of
+from policy.pages import SecondStep, Tool, may_use, second_step
 
 TRUSTED_KEY = "davportal.web_login"  # WsgiDAV's trusted_auth_header: an environ key, never a header
 LOGIN_CSRF_COOKIE = "davportal_login"
-FLASH_COOKIE = "davportal_flash"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})
 STATIC = {"portal.css": "text/css; charset=utf-8", "portal.js": "text/javascript; charset=utf-8"}
-MAX_FORM_BYTES = 64 * 1024
-OUT_OF_DATE = "This page is out of date: reload it and try again."
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class WebSignIn(BaseMiddleware):
 
     # --- the page routes ---------------------------------------------------------------
     def _route(self, environ, start_response, route: str, signed: SignedIn | None):
-        from davportal.web import account  # its pages use this module's forms and sessions
+        from davportal.web import account  # it imports this module (SignedIn, the sign-in cookie)
 
         method = environ["REQUEST_METHOD"]
         if route == health.PATH.removeprefix(WEB) and method in ("GET", "HEAD"):
@@ -125,6 +128,8 @@ class WebSignIn(BaseMiddleware):
         if signed.pending:
             return redirect(start_response, _second_step_url(signed.pending))
         actor = signed.actor
+        if console.is_console(route):
+            return console.route(Visit(environ, start_response, self.portal, actor, signed.csrf, route))
         if route == "/received" and method == "GET" and may_use(actor, Tool.RECEIVED):
             query = _query(environ)
             context = received_context(environ, actor, query.get("client", ""), query.get("since", ""))
@@ -220,35 +225,6 @@ class WebSignIn(BaseMiddleware):
         return redirect(start_response, f"{WEB}/login", extra=[set_cookie(environ, sessions.COOKIE, "", max_age=0)])
 
 
-def common_context(environ, actor: Actor | None = None) -> dict:
-    """What every page shows: the firm, the signed-in login and its tools, a message left by the last action."""
-    context = RequestContext.of(environ)
-    settings = context.portal.settings
-    kind, _, message = unquote(cookies(environ).get(FLASH_COOKIE, "")).partition(":")
-    return {"firm": settings.firm_name, "logo_url": settings.web.logo_url, "actor": actor,
-            "tools": {tool.value for tool in tools_of(actor)}, "csrf": context.csrf or "", "message": message,
-            "message_kind": "error" if kind == "error" else "ok"}  # fmt: skip
-
-
-def _token_ok(given: str | None, expected: str | None) -> bool:
-    """A form's (or a header's) CSRF token is the one expected: in constant time, never for an empty one."""
-    if not given or not expected:
-        return False
-    return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
-
-
-def _require_token(given: str | None, expected: str) -> None:
-    if not _token_ok(given, expected):
-        raise NotAllowed(OUT_OF_DATE)
-
-
-def _local(path: str | None) -> str:
-    """Where to go after a form: a path on this server, never another (//host, /\\host), else "/"."""
-    if not path or not path.startswith("/") or path.startswith(("//", "/\\")):
-        return "/"
-    return path
-
-
 def _second_step_url(pending: str, next_path: str | None = None) -> str:
     if pending == SecondStep.CODE:
         return f"{WEB}/login/code" + (f"?next={quote(next_path)}" if next_path else "")
@@ -261,17 +237,3 @@ def _day(moment) -> str:
 
 def _browser_navigation(environ) -> bool:
     return environ["REQUEST_METHOD"] in ("GET", "HEAD") and wants_html(environ)
-
-
-def _query(environ) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-
-
-def _form(environ) -> dict[str, str]:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(min(length, MAX_FORM_BYTES)) if length else b""
-    environ["wsgidav.all_input_read"] = 1
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

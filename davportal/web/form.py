@@ -1,0 +1,45 @@
+"""Reading what a page sent: its query, its form (bounded), its CSRF token, where to go after."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs
+
+from davportal.core.errors import NotAllowed
+
+MAX_FORM_BYTES = 64 * 1024
+OUT_OF_DATE = "This page is out of date: reload it and try again."
+
+
+def query(environ) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def read(environ) -> dict[str, str]:
+    """A url-encoded form, at most MAX_FORM_BYTES of it."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(min(length, MAX_FORM_BYTES)) if length else b""
+    environ["wsgidav.all_input_read"] = 1
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def token_ok(given: str | None, expected: str | None) -> bool:
+    """A form's (or a header's) CSRF token is the one expected: in constant time, never for an empty one."""
+    if not given or not expected:
+        return False
+    return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
+def require_token(given: str | None, expected: str) -> None:
+    if not token_ok(given, expected):
+        raise NotAllowed(OUT_OF_DATE)
+
+
+def local(path: str | None) -> str:
+    """Where to go after a form: a path on this server, never another (//host, /\\host), else "/"."""
+    if not path or not path.startswith("/") or path.startswith(("//", "/\\")):
+        return "/"
+    return path
