@@ -74,7 +74,7 @@ def test_an_invited_contact_chooses_a_password_and_lands_on_their_documents(port
     home = browser.get(portal.url + "/", headers=HTML)
     assert home.status_code == 200 and "Acme Ltd" in home.text
     assert Dav(portal.url, "alice", CHOSEN).propfind("/acme/").status_code == 207
-    again = requests.Session().get(f"{portal.url}{WEB}/link", params={"token": token})
+    again = browser.get(f"{portal.url}{WEB}/link", params={"token": token})  # signed in now: audited requests
     assert again.status_code == 410 and "already used" in again.text and f"{WEB}/forgot" in again.text
     with portal.portal.sessions() as session:
         assert session.get(Account, "alice").last_sign_in_at is not None
