@@ -12,7 +12,7 @@ from sqlalchemy import delete, text
 from davportal.core.models import Membership
 from davportal.core.recent import LOGIN_TABLES, Recent
 from provisioning import accounts
-from tests.conftest import PASSWORD, TEAM, seed_firm
+from tests.conftest import ADMIN, PASSWORD, TEAM, seed_firm
 from tests.test_query_counts import StatementCounter
 
 
@@ -82,7 +82,7 @@ def test_a_warm_login_costs_no_statement(firm_on_a_clock):
 
 CHANGES = {
     "password changed": lambda s: accounts.set_password(s, "alice", "a brand new password"),
-    "login disabled": lambda s: accounts.disable(s, "alice"),
+    "login disabled": lambda s: accounts.disable(s, "alice", actor=ADMIN),
     "taken off the client": lambda s: s.execute(delete(Membership).where(Membership.login == "alice")),
 }
 
