@@ -29,7 +29,8 @@ from davportal.services.versions import VERSIONS_FOLDER
 from provisioning import accounts, erasure
 from tests.conftest import ADMIN, CLIENT, TEAM
 
-NOTE = "<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><x:note xmlns:x='urn:test'>hi</x:note></D:prop></D:set></D:propertyupdate>"
+NOTE = ("<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><x:note xmlns:x='urn:test'>hi</x:note></D:prop></D:set>"
+        "</D:propertyupdate>")  # fmt: skip
 PSEUDONYM = re.compile(r"^erased-[0-9a-f]{12}$")
 
 
@@ -101,13 +102,10 @@ def test_an_interrupted_erasure_is_finished_by_running_it_again(erasable):
     with other.sessions() as session:
         alice_events = set(session.scalars(select(AuditEvent.id).where(AuditEvent.login == "alice")))
         acme_events = _rows(session, AuditEvent, AuditEvent.client_id == "acme")
-        acme_files = [
-            storage.root / VERSIONS_FOLDER / s
-            for s in session.scalars(select(Version.stored_as).where(Version.client_id == "acme"))
-        ]
+        stored = dict(session.execute(select(Version.stored_as, Version.client_id)).all())
+        acme_files = [storage.root / VERSIONS_FOLDER / s for s, client_id in stored.items() if client_id == "acme"]
         acme_files += [storage.root / TRASH_FOLDER / s for s in session.scalars(select(TrashItem.stored_as))]
-        beta_files = [storage.root / VERSIONS_FOLDER / s
-                      for s in session.scalars(select(Version.stored_as).where(Version.client_id == "beta"))]  # fmt: skip
+        beta_files = [storage.root / VERSIONS_FOLDER / s for s, client_id in stored.items() if client_id == "beta"]
     assert alice_events and all(path.exists() for path in acme_files + beta_files)
 
     steps = []

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from davportal.core.models import Account, AuditEvent, Notice
 from davportal.core.errors import Conflict, NotFound
+from davportal.core.models import Account, AuditEvent, Notice
 from davportal.services.portal import Portal
 from provisioning import accounts, clients
 from tests.conftest import ADMIN, TEAM
