@@ -17,6 +17,7 @@ from davportal.core.models import Account, AuditEvent, Notice
 from davportal.services.portal import Portal
 from provisioning import accounts, clients
 from tests.conftest import ADMIN, TEAM
+from tests.test_request_counts_web import signed_in
 
 # The firm: sam (staff); alice belongs to acme and beta; bob to beta only.
 WHERE = {"alice@acme": ("alice", "/acme/"), "alice@beta": ("alice", "/beta/"), "bob@beta": ("bob", "/beta/"),
@@ -157,3 +158,21 @@ def test_admin_is_for_staff_and_never_taken_from_the_last_admin(lifecycle_firm):
         assert accounts.set_admin(session, "sam", False, actor=ADMIN) is True
     with other.sessions() as session:
         assert not session.get(Account, "sam").is_admin
+
+
+def test_the_staff_home_page_leaves_archived_clients_out_unless_asked(lifecycle_firm):
+    running, other = lifecycle_firm
+    with other.sessions.begin() as session:
+        clients.archive(session, "acme", actor=ADMIN)
+    browser = signed_in(running.url, "sam")
+
+    def listed(query: str) -> set[str]:
+        page = browser.get(running.url + "/" + query)
+        assert page.status_code == 200
+        return {client_id for client_id in ("acme", "beta") if f'href="/{client_id}/"' in page.text}
+
+    assert listed("") == {"beta"}
+    assert listed("?q=ac") == set()
+    assert listed("?q=ac&archived=1") == {"acme"}
+    assert listed("?archived=1") == {"acme", "beta"}
+    assert browser.get(running.url + f"/acme/{TEAM}/").status_code == 200  # its folders stay open to staff
