@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
 
 import pytest
 
@@ -151,3 +155,41 @@ def test_seen_on_a_document_that_is_not_there_says_so(firm):
     assert missing.exit_code == 1 and missing.stderr == "davportal: There is no 'Nope.pdf' in client 'acme'.\n"
     (firm.storage / "acme" / "Here.pdf").write_bytes(b"%PDF")
     assert firm("seen", "acme", "Here.pdf").stdout == "No contact has downloaded acme/Here.pdf yet.\n"
+
+
+def _on_a_terminal(args: list[str], typed: str) -> tuple[int, str]:
+    """Run a command with its standard input and output on a terminal, type a line at its prompt."""
+    primary, secondary = os.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-c", "from davportal.cli import main; main()", *args]
+    process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    seen = b""
+    try:
+        while b"to erase it" not in seen:
+            ready, _, _ = select.select([primary], [], [], 120)
+            assert ready, seen  # no prompt after two minutes: something else is wrong
+            seen += os.read(primary, 4096)
+        os.write(primary, typed.encode() + b"\n")
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return process.wait(timeout=120), seen.decode(errors="replace")
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize("typed, erased", [("beta", False), ("acme", True)])
+def test_client_erase_on_a_terminal_asks_for_the_client_s_id(firm, typed, erased):
+    code, shown = _on_a_terminal(["client", "erase", "acme"], typed)
+    assert "contacts kept (another client too): alice" in shown
+    assert (code, (firm.storage / "acme").exists()) == ((0, False) if erased else (1, True)), shown
+    if not erased:
+        assert "nothing was erased" in shown
