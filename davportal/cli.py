@@ -298,9 +298,8 @@ def client_erase(config, source, client_id, dry_run, yes):
     with progress(found.steps, f"Erasing {client_id}") as reporter:
         done = erasure.erase(portal.sessions, portal.storage, client_id, actor=command_line_actor(),
                              on_step=lambda line: reporter.step())  # fmt: skip
-    click.echo(f"Erased {client_id}: {done.summary()}.")
-    for login, alias in done.pseudonyms.items():
-        click.echo(f"  {login} is {alias} in the audit trail")
+    pseudonymised = " (named by a pseudonym in the audit trail from now on)" if done.contacts_erased else ""
+    click.echo(f"Erased {client_id}: {done.summary()}{pseudonymised}.")
 
 
 @command(client, "import")

@@ -93,7 +93,9 @@ class Erasure:
     contacts_erased: tuple[str, ...] = ()  # belong to no other client
     contacts_kept: tuple[str, ...] = ()  # belong to another client too: only their membership goes
     steps: int = 0  # the pieces of disk work, for progress
-    pseudonyms: dict[str, str] = field(default_factory=dict)  # erased login -> its pseudonym, once erased
+    # Erased login -> its pseudonym, once erased: for the caller's checks only, never to be shown
+    # or kept (the pair is exactly what the erasure must not leave behind).
+    pseudonyms: dict[str, str] = field(default_factory=dict, repr=False)
 
     def lines(self) -> list[str]:
         """What goes, in plain words, one thing a line."""
@@ -138,14 +140,8 @@ def plan(session: Session, storage: Storage, client_id: str) -> Erasure:
     found.locks = _count(session, DavLock, _locks_of(client_id))
     found.notices = _count(session, Notice, Notice.client_id == client_id)
     found.provisioned_folders = _count(session, ProvisionedFolder, ProvisionedFolder.client_id == client_id)
-    members = session.scalars(select(Membership.login).where(Membership.client_id == client_id)).all()
-    found.memberships = len(members)
-    elsewhere = set(session.scalars(select(Membership.login).where(
-        Membership.login.in_(members), Membership.client_id != client_id)))  # fmt: skip
-    contacts = set(session.scalars(select(Account.login).where(Account.login.in_(members),
-                                                              Account.role == Role.CONTACT.value)))  # fmt: skip
-    found.contacts_erased = tuple(sorted(contacts - elsewhere))
-    found.contacts_kept = tuple(sorted(contacts & elsewhere))
+    found.memberships = _count(session, Membership, Membership.client_id == client_id)
+    found.contacts_erased, found.contacts_kept = _contacts(session, client_id)
     found.messages = len(_messages(session, client_id, found.contacts_erased))
     return found
 
@@ -182,6 +178,8 @@ def erase(sessions: sessionmaker[Session], storage: Storage, client_id: str, *, 
 
 def _forget(session: Session, client_id: str, found: Erasure, actor: Actor) -> None:
     """Every row of the client and of its erased contacts, the pseudonyms and the audit row: one transaction."""
+    # Its contacts as they are now: one may have been added since the plan.
+    found.contacts_erased, found.contacts_kept = _contacts(session, client_id)
     erased = found.contacts_erased
     for message_id in _messages(session, client_id, erased):
         session.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
@@ -205,6 +203,16 @@ def _forget(session: Session, client_id: str, found: Erasure, actor: Actor) -> N
     session.execute(delete(Client).where(Client.id == client_id))
     audit.record(session, actor, "ERASE", Target((client_id,)),
                  f"client erased: {found.summary()}"[:500])  # fmt: skip
+
+
+def _contacts(session: Session, client_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The client's contacts who belong to no other client (erased), and those who do (kept)."""
+    members = session.scalars(select(Membership.login).where(Membership.client_id == client_id)).all()
+    elsewhere = set(session.scalars(select(Membership.login).where(
+        Membership.login.in_(members), Membership.client_id != client_id)))  # fmt: skip
+    contacts = set(session.scalars(select(Account.login).where(Account.login.in_(members),
+                                                              Account.role == Role.CONTACT.value)))  # fmt: skip
+    return tuple(sorted(contacts - elsewhere)), tuple(sorted(contacts & elsewhere))
 
 
 def pseudonym(key: bytes, login: str) -> str:
