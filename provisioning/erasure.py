@@ -63,6 +63,7 @@ from davportal.services import audit
 from davportal.services.trash import TRASH_FOLDER
 from davportal.services.versions import VERSIONS_FOLDER
 from policy import Actor, Role, Target
+from policy.names import human_size
 from provisioning import clients
 
 PSEUDONYM_PREFIX = "erased-"
@@ -101,9 +102,9 @@ class Erasure:
         """What goes, in plain words, one thing a line."""
         return [
             f"client {self.client_id}" + (f" ({self.client_name})" if self.client_name else " (its folder only)"),
-            f"{self.files} file(s) and {self.folders} folder(s), {self.bytes} bytes",
-            f"{self.versions} earlier version(s), {self.version_bytes} bytes",
-            f"{self.trash_items} item(s) in the trash, {self.trash_bytes} bytes",
+            f"{self.files} file(s) and {self.folders} folder(s), {human_size(self.bytes)}",
+            f"{self.versions} earlier version(s), {human_size(self.version_bytes)}",
+            f"{self.trash_items} item(s) in the trash, {human_size(self.trash_bytes)}",
             f"{self.documents} document record(s), {self.shares} of them shared, {self.properties} property(ies), "
             f"{self.locks} lock(s)",
             f"{self.notices} notice(s), {self.messages} email(s) only about this client or its erased contacts",
