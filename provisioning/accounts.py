@@ -14,7 +14,7 @@ from davportal.notifications.digest import LEFT_OUT
 from davportal.services import audit
 from davportal.services.passwords import hash_password
 from policy import Actor, Role, Target
-from policy.accounts import admin_change
+from policy.accounts import admin_change, disabling
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 
 # No colon (it ends the login in Basic auth), no slash or space: logins appear in URLs and logs.
@@ -110,6 +110,10 @@ def disable(session: Session, login: str, *, actor: Actor) -> bool:
     """Returns False when the login was already disabled."""
     account = _get(session, login)
     was_enabled = not account.disabled
+    decision = disabling(login, is_enabled_admin=bool(account.is_admin) and was_enabled,
+                         other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason)
     account.disabled = True
     if was_enabled:
         audit.record(session, actor, "DISABLE", Target(()), f"{login} disabled")
@@ -129,11 +133,9 @@ def enable(session: Session, login: str, *, actor: Actor) -> bool:
 def set_admin(session: Session, login: str, admin: bool, *, actor: Actor) -> bool:
     """Make a member of staff admin, or not; False when nothing changed."""
     account = _get(session, login)
-    others = session.scalar(select(func.count()).select_from(Account).where(
-        Account.is_admin.is_(True), Account.disabled.is_(False), Account.login != login))  # fmt: skip
     enabled_admin = bool(account.is_admin) and not account.disabled
     decision = admin_change(login, Role(account.role), admin=admin, is_admin=enabled_admin,
-                            other_enabled_admins=others or 0)  # fmt: skip
+                            other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
     if not decision.allowed:
         raise refusal(decision.status, decision.reason)
     if bool(account.is_admin) == admin:
@@ -154,6 +156,11 @@ def list_accounts(session: Session, role: Role) -> list[AccountView]:
         AccountView(a.login, a.role, a.is_admin, a.email, a.disabled, tuple(memberships.get(a.login, ())))
         for a in accounts
     ]
+
+
+def _other_enabled_admins(session: Session, login: str) -> int:
+    return session.scalar(select(func.count()).select_from(Account).where(
+        Account.is_admin.is_(True), Account.disabled.is_(False), Account.login != login)) or 0  # fmt: skip
 
 
 def _get(session: Session, login: str) -> Account:

@@ -83,6 +83,8 @@ def test_client_assign(firm):
 def test_staff_set_admin(firm):
     last = firm("staff", "set-admin", "sam", "--off")
     assert last.exit_code == 1 and "last enabled admin" in last.stderr
+    last = firm("user", "disable", "sam")
+    assert last.exit_code == 1 and "'sam' is the last enabled admin" in last.stderr
     contact = firm("staff", "set-admin", "alice")
     assert contact.exit_code == 1 and "only staff can be made admin" in contact.stderr
     firm("staff", "add", "tess", "--password-stdin", input=PASSWORD)

@@ -156,8 +156,11 @@ def test_admin_is_for_staff_and_never_taken_from_the_last_admin(lifecycle_firm):
             accounts.set_admin(session, "sam", False, actor=ADMIN)
         accounts.enable(session, "tess", actor=ADMIN)
         assert accounts.set_admin(session, "sam", False, actor=ADMIN) is True
-    with other.sessions() as session:
+    with other.sessions.begin() as session:
         assert not session.get(Account, "sam").is_admin
+        with pytest.raises(Conflict, match="'tess' is the last enabled admin"):
+            accounts.disable(session, "tess", actor=ADMIN)
+        accounts.disable(session, "sam", actor=ADMIN)  # no longer admin
 
 
 def test_the_staff_home_page_leaves_archived_clients_out_unless_asked(lifecycle_firm):

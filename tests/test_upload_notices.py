@@ -191,6 +191,8 @@ def test_notify_status_says_who_hears_of_each_clients_uploads(fresh_portal, inbo
     assert "nobody" not in status.stderr
 
     with running.portal.sessions.begin() as session:
+        # Another admin, without an email address: the last enabled admin cannot be disabled.
+        accounts.add_staff(session, "adam", password=PASSWORD, admin=True)
         accounts.disable(session, "ada", actor=ADMIN)
     status = _cli(running, tmp_path, "notify", "status")
     assert status.returncode == 0 and "  beta (Beta LLP): NOBODY\n" in status.stdout
