@@ -1,4 +1,4 @@
-"""Staff and contacts: create, name, list, change password, disable."""
+"""Staff and contacts: create, name, list, change password, take off a client, disable and enable, admin."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from davportal.core.errors import BadRequest, Conflict, NotFound
-from davportal.core.models import Account, Client, Membership
-from davportal.services import passwords
-from policy import Role
+from davportal.core.errors import BadRequest, Conflict, NotFound, refusal
+from davportal.core.models import Account, Client, Membership, Notice
+from davportal.notifications.digest import LEFT_OUT
+from davportal.services import audit, passwords
+from policy import Actor, Role, Target
+from policy.accounts import admin_change, disabling
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 
 # No colon (it ends the login in Basic auth), no slash or space: logins appear in URLs and logs.
@@ -113,12 +115,60 @@ def checked_name(name: str | None) -> str | None:
     return name or None
 
 
-def disable(session: Session, login: str) -> bool:
+def remove_from_client(session: Session, login: str, client_id: str, *, actor: Actor) -> None:
+    """Take a contact off one client: their access to it ends at once (the membership is a
+    login's row, read again on every node within a second); their other clients stay."""
+    membership = session.get(Membership, (login, client_id))
+    if membership is None:
+        _get(session, login)
+        raise NotFound(f"'{login}' does not belong to client '{client_id}'.")
+    session.delete(membership)
+    # Emails not yet sent about this client's documents would tell them of what they can no longer open.
+    session.execute(
+        update(Notice).where(Notice.recipient_name == login, Notice.client_id == client_id,
+                             Notice.to_staff.is_(False), Notice.message_id.is_(None))
+        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    audit.record(session, actor, "REMOVE-CONTACT", Target((client_id,)), f"{login} removed from {client_id}")
+
+
+def disable(session: Session, login: str, *, actor: Actor) -> bool:
     """Returns False when the login was already disabled."""
     account = _get(session, login)
     was_enabled = not account.disabled
+    decision = disabling(login, is_enabled_admin=bool(account.is_admin) and was_enabled,
+                         other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason)
     account.disabled = True
+    if was_enabled:
+        audit.record(session, actor, "DISABLE", Target(()), f"{login} disabled")
     return was_enabled
+
+
+def enable(session: Session, login: str, *, actor: Actor) -> bool:
+    """Undo `disable`: the login signs in again with the password it had. False when it was enabled."""
+    account = _get(session, login)
+    was_disabled = account.disabled
+    account.disabled = False
+    if was_disabled:
+        audit.record(session, actor, "ENABLE", Target(()), f"{login} enabled")
+    return was_disabled
+
+
+def set_admin(session: Session, login: str, admin: bool, *, actor: Actor) -> bool:
+    """Make a member of staff admin, or not; False when nothing changed."""
+    account = _get(session, login)
+    enabled_admin = bool(account.is_admin) and not account.disabled
+    decision = admin_change(login, Role(account.role), admin=admin, is_admin=enabled_admin,
+                            other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason)
+    if bool(account.is_admin) == admin:
+        return False
+    account.is_admin = admin
+    audit.record(session, actor, "SET-ADMIN", Target(()), f"{login} {'made admin' if admin else 'no longer admin'}")
+    return True
 
 
 def list_accounts(session: Session, role: Role) -> list[AccountView]:
@@ -141,6 +191,11 @@ def list_accounts(session: Session, role: Role) -> list[AccountView]:
         )  # fmt: skip
         for a in accounts
     ]
+
+
+def _other_enabled_admins(session: Session, login: str) -> int:
+    return session.scalar(select(func.count()).select_from(Account).where(
+        Account.is_admin.is_(True), Account.disabled.is_(False), Account.login != login)) or 0  # fmt: skip
 
 
 def _get(session: Session, login: str) -> Account:

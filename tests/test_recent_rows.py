@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import text
 
-from davportal.core.models import Membership
 from davportal.core.recent import LOGIN_TABLES, Recent
 from davportal.services.passwords import hash_secret
-from provisioning import accounts
-from tests.conftest import PASSWORD, TEAM, seed_firm
+from provisioning import accounts, clients
+from tests.conftest import ADMIN, PASSWORD, TEAM, seed_firm
 from tests.test_query_counts import StatementCounter
 
 
@@ -83,8 +82,9 @@ def test_a_warm_login_costs_no_statement(firm_on_a_clock):
 
 CHANGES = {
     "password changed": lambda s: accounts.set_password(s, "alice", "a brand new password"),
-    "login disabled": lambda s: accounts.disable(s, "alice"),
-    "taken off the client": lambda s: s.execute(delete(Membership).where(Membership.login == "alice")),
+    "login disabled": lambda s: accounts.disable(s, "alice", actor=ADMIN),
+    "taken off the client": lambda s: accounts.remove_from_client(s, "alice", "acme", actor=ADMIN),
+    "client archived": lambda s: clients.archive(s, "acme", actor=ADMIN),
 }
 
 

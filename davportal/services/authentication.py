@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
-from davportal.core.models import Account, AppPassword, LoginThrottle, Membership, utcnow
+from davportal.core.models import Account, AppPassword, Client, LoginThrottle, Membership, utcnow
 from davportal.core.paths import has_control_characters
 from davportal.core.recent import Recent
 from davportal.core.settings import Auth
@@ -148,7 +148,10 @@ class Authenticator:
         with self.sessions() as session:
             rows = session.execute(
                 select(Account, Membership.client_id, Membership.participant_type, AppPassword.secret_hash)
-                .outerjoin(Membership, Membership.login == Account.login)
+                .select_from(Account)
+                # An archived client's contacts have no access to it (a contact of two keeps the other).
+                .outerjoin(Membership, (Membership.login == Account.login) & Membership.client_id.in_(
+                    select(Client.id).where(Client.archived_at.is_(None))))
                 .outerjoin(AppPassword, (AppPassword.login == Account.login) & (AppPassword.id == (app_id or -1)))
                 .where(Account.login == login)
             ).all()  # fmt: skip
