@@ -173,7 +173,7 @@ def test_an_admin_assigns_staff_to_a_client(firm, admin):
         ("contacts/nobody-here", None, "There is no contact 'nobody-here'."),
         ("contacts/sam", None, "There is no contact 'sam'."),  # staff, not a contact
         ("clients/nobody-here/assign", {"staff": "sam"}, "There is no client 'nobody-here'."),
-        ("clients/acme/assign", {"staff": "alice"}, "There is no member of staff 'alice'."),
+        ("clients/acme/assign", {"staff": "alice"}, "There is no staff login 'alice'."),
         ("clients/acme/type", {"matter_type": "no-such-type"}, "There is no matter type 'no-such-type'."),
         ("contacts/bob/join", {"client": "nobody-here"}, "There is no client 'nobody-here'."),
         ("staff/alice/unblock", {}, "There is no member of staff 'alice'."),

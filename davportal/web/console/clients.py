@@ -102,9 +102,6 @@ def _assign(visit: Visit, client_id: str):
     login = visit.form.get("staff", "").strip() or None
 
     def assign(session, actor) -> str:
-        client_or_404(session, client_id)
-        if login is not None:
-            account_or_404(session, login, Role.STAFF)
         clients.assign(session, client_id, login, actor=actor)
         return f"{login} is assigned to {client_id}." if login else f"Nobody is assigned to {client_id} now."
 

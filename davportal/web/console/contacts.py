@@ -74,7 +74,6 @@ def _join(visit: Visit, login: str):
 
     def join(session, actor) -> str:
         account_or_404(session, login, Role.CONTACT)
-        client_or_404(session, client_id)
         accounts.add_contact(session, login, client_id=client_id, password=None, participant_type=participant)
         return f"{login} now belongs to {client_id} as {participant}."
 
