@@ -181,7 +181,8 @@ def staff_add(config, source, login, admin, email, name, invite, password_stdin)
     password = None if invite else _password(password_stdin)
     with portal.sessions.begin() as session:
         accounts.add_staff(session, login, password=password, admin=admin, email=email, name=name,
-                           min_length=portal.settings.accounts.password_min_length)  # fmt: skip
+                           min_length=portal.settings.accounts.password_min_length,
+                           actor=command_line_actor())  # fmt: skip
         if invite:
             account_links.invite(session, portal.settings, login, actor=command_line_actor())
     click.echo(f"Added staff {login}{' (admin)' if admin else ''}.{_invited(invite, email)}")
@@ -227,7 +228,7 @@ def client_add(config, source, client_id, name, type_id):
     matter_type = portal.matter_types.require(type_id) if type_id else None
     with portal.sessions.begin() as session:
         _, created = clients.add_client(session, portal.storage, client_id, name=name, folders=_area_folders(portal),
-                                        matter_type=matter_type)  # fmt: skip
+                                        matter_type=matter_type, actor=command_line_actor())  # fmt: skip
     made = f" with folders: {', '.join(created)}" if created else " (folders already there)"
     click.echo(f"Client {client_id} ({name}) ready{made}.")
 
@@ -240,7 +241,7 @@ def client_set_type(config, source, client_id, type_id):
     portal = _portal(config, source)
     matter_type = portal.matter_types.require(type_id)
     with portal.sessions.begin() as session:
-        report = clients.set_type(session, portal.storage, client_id, matter_type)
+        report = clients.set_type(session, portal.storage, client_id, matter_type, actor=command_line_actor())
     click.echo(report.summary())
     if report.conflicts:
         sys.exit(1)
@@ -352,7 +353,7 @@ def client_import(config, source, csv_file, skip_invalid, dry_run, invite):
 
     with progress(len(rows), "Importing clients") as reporter:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
-                                       _area_folders(portal), on_row=lambda row: reporter.step(),
+                                       _area_folders(portal), actor=actor, on_row=lambda row: reporter.step(),
                                        invite=send if invite else None)  # fmt: skip
     joined = outcome.contacts_joined
     click.echo(f"{outcome.clients_created} client(s) created, {outcome.clients_unchanged} already there, "
@@ -464,7 +465,7 @@ def contact_add(config, source, login, client_id, email, participant, name, invi
         existing = session.get(Account, login)
         password = None if existing is not None or invite else _password(password_stdin)
         accounts.add_contact(session, login, client_id=client_id, password=password, email=email,
-                             participant_type=participant, name=name,
+                             participant_type=participant, name=name, actor=command_line_actor(),
                              min_length=portal.settings.accounts.password_min_length)  # fmt: skip
         # A contact who already chose a password is not sent a link that would replace it.
         invite = invite and (existing is None or existing.password_hash is None)
@@ -526,7 +527,8 @@ def passwd(config, source, login, password_stdin):
     portal = _portal(config, source)
     password = _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.set_password(session, login, password, min_length=portal.settings.accounts.password_min_length)
+        accounts.set_password(session, login, password, actor=command_line_actor(),
+                              min_length=portal.settings.accounts.password_min_length)  # fmt: skip
     click.echo(f"Password of {login} changed.")
 
 
@@ -541,7 +543,7 @@ def user_unblock(config, source, login):
     """Let a login sign in again at once, after failed attempts spaced it out."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        networks = unblock(session, login)
+        networks = unblock(session, login, actor=command_line_actor())
         account = session.get(Account, login)
         disabled = account is not None and account.disabled
     if disabled:
@@ -558,7 +560,7 @@ def user_name(config, source, login, name):
     """Set the display name emails and pages use ("" leaves the login alone)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        accounts.set_name(session, login, name)
+        accounts.set_name(session, login, name, actor=command_line_actor())
     click.echo(f"{login} is now called {' '.join(name.split())}." if name.strip() else f"{login} has no name now.")
 
 
@@ -573,7 +575,7 @@ def user_two_factor_reset(config, source, login):
     """Turn two-factor sign-in off for a login (a lost phone): they set it up again at next sign-in."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        was_on = two_factor.reset(session, login)
+        was_on = two_factor.reset(session, login, actor=command_line_actor())
     click.echo(f"Two-factor sign-in for {login} {'is now off' if was_on else 'was not on'}.")
 
 
@@ -585,7 +587,7 @@ def user_app_passwords(config, source, login, revoke_id):
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         if revoke_id is not None:
-            two_factor.revoke_app_password(session, login, revoke_id)
+            two_factor.revoke_app_password(session, login, revoke_id, actor=command_line_actor())
             click.echo(f"App password {revoke_id} of {login} revoked.")
             return
         apps = two_factor.list_app_passwords(session, login)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from davportal.core.errors import Conflict
 from davportal.core.models import Account, AuditEvent, Client
 from davportal.services.portal import Portal
-from policy import Role
+from policy import Actor, Role
 from provisioning import accounts, clients
 
 # The mark of a demo database: an audit event, written with the demo firm. It is in the database
@@ -24,6 +24,7 @@ from provisioning import accounts, clients
 # database), it needs no change to the schema, the audit trail keeps its rows, and no command but
 # the demo writes this action.
 DEMO_MARK = "DEMO-FIRM"
+DEMO_ACTOR = Actor("cli:demo", Role.STAFF, is_admin=True)  # who the audit trail says made the demo firm
 
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
@@ -55,18 +56,18 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
         _claim_for_the_demo(session)
         for client_id, name in (("acme", "Acme Ltd"), ("bloggs", "Joe Bloggs")):
             clients.add_client(session, portal.storage, client_id, name=name,
-                               folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+                               folders=(folders.team_shared, folders.client_shared), actor=DEMO_ACTOR)  # fmt: skip
         for login, role, client_id, who in people:
             password = secrets.token_urlsafe(9)
             if session.get(Account, login) is None:
                 if role is Role.STAFF:
-                    accounts.add_staff(session, login, password=password, admin=True)
+                    accounts.add_staff(session, login, password=password, admin=True, actor=DEMO_ACTOR)
                 else:
                     assert client_id is not None  # every contact in `people` has one
                     accounts.add_contact(session, login, client_id=client_id, password=password,
-                                         email=f"{login}@example.com")  # fmt: skip
+                                         email=f"{login}@example.com", actor=DEMO_ACTOR)  # fmt: skip
             else:
-                accounts.set_password(session, login, password)
+                accounts.set_password(session, login, password, actor=DEMO_ACTOR)
             logins.append(DemoLogin(login, password, who))
     for client_id in ("acme", "bloggs"):
         _file(portal, (client_id, folders.team_shared, "Welcome to your portal.txt"),
@@ -88,7 +89,7 @@ def _claim_for_the_demo(session: Session) -> None:
             "alone (it would reset the passwords of logins named like the demo's). Try the demo in an empty "
             "folder, or give it a new database."
         )
-    session.add(AuditEvent(login="cli:demo", role=Role.STAFF.value, action=DEMO_MARK, status=200,
+    session.add(AuditEvent(login=DEMO_ACTOR.login, role=DEMO_ACTOR.role.value, action=DEMO_MARK, status=200,
                            detail="demo firm created by davportal serve --demo"))  # fmt: skip
 
 

@@ -36,10 +36,12 @@ class AccountView:
 
 
 def add_staff(session: Session, login: str, *, password: str | None, admin: bool = False, email: str | None = None,
-              name: str | None = None, min_length: int = passwords.MIN_LENGTH) -> Account:  # fmt: skip
+              name: str | None = None, min_length: int = passwords.MIN_LENGTH, actor: Actor) -> Account:  # fmt: skip
     """A staff login; without a password they can sign in once invited (account_links.invite)."""
-    return _add(session, login, Role.STAFF, password=password, admin=admin, email=email, name=name,
-                min_length=min_length)  # fmt: skip
+    account = _add(session, login, Role.STAFF, password=password, admin=admin, email=email, name=name,
+                   min_length=min_length)  # fmt: skip
+    audit.record(session, actor, "ADD-STAFF", Target(()), f"{login} added to the staff{' as admin' if admin else ''}")
+    return account
 
 
 def add_contact(
@@ -52,6 +54,7 @@ def add_contact(
     participant_type: str = DEFAULT_PARTICIPANT_TYPE,
     name: str | None = None,
     min_length: int = passwords.MIN_LENGTH,
+    actor: Actor,
 ) -> Account:
     """A contact of a client; without a password they can sign in once invited (account_links.invite)."""
     if session.get(Client, client_id) is None:
@@ -59,11 +62,15 @@ def add_contact(
     existing = session.get(Account, login)
     if existing is not None and existing.role == Role.CONTACT.value:
         # A contact of several clients (an accountant, say) is added once per client.
-        _join(session, existing, client_id, participant_type)
+        if _join(session, existing, client_id, participant_type):
+            audit.record(session, actor, "ADD-CONTACT", Target((client_id,)),
+                         f"existing contact {login} added to {client_id} as {participant_type}")  # fmt: skip
         return existing
     account = _add(session, login, Role.CONTACT, password=password, admin=False, email=email, name=name,
                    min_length=min_length)  # fmt: skip
     _join(session, account, client_id, participant_type)
+    audit.record(session, actor, "ADD-CONTACT", Target((client_id,)),
+                 f"new contact {login} added to {client_id} as {participant_type}")  # fmt: skip
     return account
 
 
@@ -88,24 +95,37 @@ def _add(session, login, role, *, password, admin, email, name, min_length) -> A
     return account
 
 
-def _join(session: Session, account: Account, client_id: str, participant_type: str) -> None:
+def _join(session: Session, account: Account, client_id: str, participant_type: str) -> bool:
+    """False when the account already belonged to the client as that participant type."""
     membership = session.get(Membership, (account.login, client_id))
     if membership is None:
         session.add(Membership(login=account.login, client_id=client_id, participant_type=participant_type))
-    elif membership.participant_type != participant_type:
+        return True
+    if membership.participant_type != participant_type:
         raise Conflict(f"'{account.login}' already belongs to '{client_id}' as {membership.participant_type}.")
+    return False
 
 
-def set_password(session: Session, login: str, password: str, *, min_length: int = passwords.MIN_LENGTH) -> None:
+def set_password(session: Session, login: str, password: str, *, actor: Actor,
+                 min_length: int = passwords.MIN_LENGTH) -> None:  # fmt: skip
     """A new password, by the admin or its owner: the same rules as any chosen one. A new hash
     ends the login's other browser sessions and cached drive logins (their fingerprint is of it)."""
     account = _get(session, login)
     account.password_hash = passwords.choose(password, login=login, name=account.name, min_length=min_length)
+    detail = f"password of {login} changed by {audit.by_whom(actor, login)}"
+    audit.record(session, actor, "PASSWORD-CHANGE", Target(()), detail)
 
 
-def set_name(session: Session, login: str, name: str | None) -> None:
-    """What emails and pages call the login ("Alice Martin"); empty or None: the login itself."""
-    _get(session, login).name = checked_name(name)
+def set_name(session: Session, login: str, name: str | None, *, actor: Actor) -> bool:
+    """What emails and pages call the login ("Alice Martin"); empty or None: the login itself.
+    False when it already was so."""
+    account, name = _get(session, login), checked_name(name)
+    if account.name == name:
+        return False
+    detail = f"{login} renamed from {account.name or 'no name'} to {name or 'no name'}"
+    account.name = name
+    audit.record(session, actor, "SET-NAME", Target(()), detail)
+    return True
 
 
 def checked_name(name: str | None) -> str | None:

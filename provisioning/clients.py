@@ -34,18 +34,19 @@ class ClientView:
 
 def add_client(
     session: Session, storage: Storage, client_id: str, *, name: str, folders: tuple[str, ...],
-    matter_type: MatterType | None = None,
+    matter_type: MatterType | None = None, actor: Actor,
 ) -> tuple[Client, list[str]]:  # fmt: skip
     """Create the client, its two area folders and its matter type's; returns the folders created.
 
     Adding a client that exists with the same name and type only creates its missing folders, so
-    that the command can be re-run after an interruption.
+    that the command can be re-run after an interruption (audited only if it created any).
     """
     check_client_id(client_id)
     if not name.strip():
         raise BadRequest("The client's display name must not be empty.")
     type_id = matter_type.id if matter_type else None
     client = session.get(Client, client_id)
+    new = client is None
     if client is None:
         client = Client(id=client_id, name=name.strip(), matter_type=type_id)
         session.add(client)
@@ -58,16 +59,30 @@ def add_client(
     created = ensure_folders(storage, client_id, folders)
     if matter_type:
         created += templates.give_folders(session, storage, client_id, matter_type).created
+    if new or created:
+        detail = (f"client '{client.name}' added as {type_id or 'no matter type'}" if new
+                  else f"missing folders of '{client.name}' added")  # fmt: skip
+        audit.record(session, actor, "ADD-CLIENT", Target((client_id,)),
+                     detail + (f", with folders: {', '.join(created)}" if created else ""))  # fmt: skip
     return client, created
 
 
-def set_type(session: Session, storage: Storage, client_id: str, matter_type: MatterType) -> templates.ClientReport:
+def set_type(session: Session, storage: Storage, client_id: str, matter_type: MatterType, *,
+             actor: Actor) -> templates.ClientReport:  # fmt: skip
     """Change the client's matter type: its missing folders are added, nothing is deleted."""
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound(f"There is no client '{client_id}'.")
+    client = _get(session, client_id)
+    was = client.matter_type
     client.matter_type = matter_type.id
-    return templates.give_folders(session, storage, client_id, matter_type)
+    report = templates.give_folders(session, storage, client_id, matter_type)
+    if was != matter_type.id or report.created:
+        said = (
+            f"matter type {was or 'none'} changed to {matter_type.id}"
+            if was != matter_type.id
+            else f"matter type {was} kept"
+        )
+        added = f", folders added: {', '.join(report.created)}" if report.created else ""
+        audit.record(session, actor, "SET-TYPE", Target((client_id,)), said + added)
+    return report
 
 
 def assign(session: Session, client_id: str, staff_login: str | None, *, actor: Actor) -> None:

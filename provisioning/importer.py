@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from davportal.core.errors import BadRequest, Conflict
 from davportal.core.models import Account, Client, Membership
 from davportal.core.storage import Storage
-from policy import Role
+from davportal.services import audit
+from policy import Actor, Role, Target
 from provisioning import templates
 from provisioning.accounts import EMAIL_PATTERN, LOGIN_PATTERN, NAME_LENGTH, checked_name
 from provisioning.clients import CLIENT_ID_PATTERN, ensure_folders
@@ -194,10 +195,11 @@ def _same(email: str, other: str | None) -> bool:
 
 
 def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Row], matter_types: MatterTypes,
-                folders: tuple[str, ...], *, on_row=lambda row: None,
+                folders: tuple[str, ...], *, actor: Actor, on_row=lambda row: None,
                 invite: Callable[[Session, str], None] | None = None) -> Outcome:  # fmt: skip
     """Write the checked rows, a batch per transaction (re-running after a stop is safe);
-    `invite(session, login)` each new contact, in its row's transaction."""
+    `invite(session, login)` each new contact, in its row's transaction. Each row that changed
+    something is one audit event, under its client: who added which client, or contact, when."""
     outcome = Outcome()
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
@@ -221,6 +223,8 @@ def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Ro
             outcome.clients_unchanged += len(batch) - len(new)
             provisioned = templates.provisioned_of(session, [r.id for r in batch if r.matter_type])
             for row in batch:
+                changed = [f"client '{row.name}' added as {row.matter_type or 'no matter type'}"
+                           if row.id not in existing else ""]  # fmt: skip
                 outcome.folders_created += len(ensure_folders(storage, row.id, folders))
                 if row.matter_type:
                     report = templates.apply_template(storage, row.id, matter_types[row.matter_type],
@@ -236,14 +240,18 @@ def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Ro
                                             name=checked_name(row.contact_name)))  # fmt: skip
                         accounts.add(login)
                         outcome.contacts_created += 1
+                        changed.append(f"new contact {login} added")
                         if invite is not None:
                             session.flush()
                             invite(session, login)
                             outcome.contacts_invited += 1
                     elif joining:
                         outcome.contacts_joined += 1
+                        changed.append(f"existing contact {login} added")
                     if joining:
                         session.add(Membership(login=login, client_id=row.id))
                         members.add((login, row.id))
+                if said := ", ".join(filter(None, changed)):
+                    audit.record(session, actor, "IMPORT", Target((row.id,)), f"{said} (line {row.line})")
                 on_row(row)
     return outcome

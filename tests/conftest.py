@@ -89,17 +89,17 @@ class Running:
 
     def add_staff(self, login: str, *, admin: bool = False, password: str = PASSWORD) -> None:
         with self.portal.sessions.begin() as session:
-            accounts.add_staff(session, login, password=password, admin=admin)
+            accounts.add_staff(session, login, password=password, admin=admin, actor=ADMIN)
 
     def add_client(self, client_id: str, name: str | None = None) -> None:
         folders = self.portal.settings.folders
         with self.portal.sessions.begin() as session:
             clients.add_client(session, self.portal.storage, client_id, name=name or client_id,
-                               folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+                               folders=(folders.team_shared, folders.client_shared), actor=ADMIN)  # fmt: skip
 
     def add_contact(self, login: str, client_id: str, *, password: str = PASSWORD) -> None:
         with self.portal.sessions.begin() as session:
-            accounts.add_contact(session, login, client_id=client_id, password=password)
+            accounts.add_contact(session, login, client_id=client_id, password=password, actor=ADMIN)
 
 
 def start_portal(config: dict) -> Running:

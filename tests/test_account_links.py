@@ -29,10 +29,10 @@ def portal(fresh_portal):
     running.add_client("acme", "Acme Ltd")
     with running.portal.sessions.begin() as session:
         accounts.add_contact(session, "alice", client_id="acme", password=None, email="Alice@acme.example",
-                             name="Alice Martin")  # fmt: skip
-        accounts.add_contact(session, "nomail", client_id="acme", password=None)
-        accounts.add_staff(session, "gone", password=None, email="gone@dupont.example")
-        accounts.disable(session, "gone")
+                             name="Alice Martin", actor=ADMIN)  # fmt: skip
+        accounts.add_contact(session, "nomail", client_id="acme", password=None, actor=ADMIN)
+        accounts.add_staff(session, "gone", password=None, email="gone@dupont.example", actor=ADMIN)
+        accounts.disable(session, "gone", actor=ADMIN)
     return running.portal
 
 
@@ -156,7 +156,7 @@ def test_password_rules(password, login, name, refused):
 
 def test_an_admin_setting_a_password_meets_the_same_rules(portal):
     with portal.sessions.begin() as session, pytest.raises(BadRequest, match="most common"):
-        accounts.set_password(session, "alice", "password1234")
+        accounts.set_password(session, "alice", "password1234", actor=ADMIN)
 
 
 def _reset(portal, who, address="203.0.113.5", now=None):
@@ -167,7 +167,7 @@ def _reset(portal, who, address="203.0.113.5", now=None):
 @pytest.mark.parametrize("who", ["alice", "alice@ACME.example", "Alice@acme.example"])
 def test_a_reset_goes_to_the_login_by_login_or_address(portal, who):
     with portal.sessions.begin() as session:
-        accounts.set_password(session, "alice", PASSWORD)
+        accounts.set_password(session, "alice", PASSWORD, actor=ADMIN)
     _reset(portal, who)
     (message,) = _emails(portal)
     assert message["To"] == "Alice@acme.example" and "reset your password" in message["Subject"]
@@ -200,14 +200,14 @@ def test_resets_are_throttled_per_address_and_per_network(portal):
 
 def test_names_are_set_and_cleared(portal):
     with portal.sessions.begin() as session:
-        accounts.set_name(session, "nomail", "  Bob   Durand ")
+        accounts.set_name(session, "nomail", "  Bob   Durand ", actor=ADMIN)
     with portal.sessions() as session:
         assert accounts._get(session, "nomail").name == "Bob Durand"
     with portal.sessions.begin() as session:
-        accounts.set_name(session, "nomail", "")
+        accounts.set_name(session, "nomail", "", actor=ADMIN)
     with portal.sessions() as session:
         assert accounts._get(session, "nomail").name is None
     with portal.sessions.begin() as session, pytest.raises(BadRequest, match="at most 200"):
-        accounts.set_name(session, "nomail", "x" * 201)
+        accounts.set_name(session, "nomail", "x" * 201, actor=ADMIN)
     with portal.sessions.begin() as session, pytest.raises(NotFound):
-        accounts.set_name(session, "ghost", "Ghost")
+        accounts.set_name(session, "ghost", "Ghost", actor=ADMIN)

@@ -50,7 +50,7 @@ def test_a_changed_password_takes_effect_at_once(portal):
     alice = portal.as_user("alice")
     assert alice.propfind("/acme/").status_code == 207
     with portal.portal.sessions.begin() as session:
-        accounts.set_password(session, "alice", "a brand new password")
+        accounts.set_password(session, "alice", "a brand new password", actor=ADMIN)
     assert alice.propfind("/acme/").status_code == 401
     assert portal.as_user("alice", "a brand new password").propfind("/acme/").status_code == 207
 
@@ -89,7 +89,7 @@ def test_basic_header_with_utf8_password(fresh_portal):
     running = fresh_portal()
     running.add_client("acme")
     with running.portal.sessions.begin() as session:
-        accounts.add_staff(session, "zoe", password="pässwörd-ünïcode")
+        accounts.add_staff(session, "zoe", password="pässwörd-ünïcode", actor=ADMIN)
     status, _, _ = raw_http(running.url, (
         "PROPFIND / HTTP/1.1\r\nHost: t\r\nDepth: 0\r\n"
         f"Authorization: {basic_auth('zoe', 'pässwörd-ünïcode')}\r\n\r\n").encode())  # fmt: skip

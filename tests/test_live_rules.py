@@ -13,7 +13,7 @@ import pytest
 
 from provisioning import accounts, clients, matter_types
 from provisioning.matter_types import CLOSED
-from tests.conftest import CLIENT, PASSWORD, TEAM, portal_config, start_portal
+from tests.conftest import ADMIN, CLIENT, PASSWORD, TEAM, portal_config, start_portal
 
 TYPES = """\
 matter_types:
@@ -49,8 +49,8 @@ def nodes(fresh_database_url, tmp_path):
         first.add_staff("sam")
         with first.portal.sessions.begin() as session:
             clients.add_client(session, first.portal.storage, "acme", name="Acme", folders=(TEAM, CLIENT),
-                               matter_type=first.portal.matter_types["annual-tax-return"])  # fmt: skip
-            accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD)
+                               matter_type=first.portal.matter_types["annual-tax-return"], actor=ADMIN)  # fmt: skip
+            accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD, actor=ADMIN)
         assert first.as_user("sam").put(SUMS, b"the sums").status_code == 201
         yield types, running
     finally:

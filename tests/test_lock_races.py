@@ -30,7 +30,7 @@ from davportal.services.locks import HeldLock, LockConflict
 from davportal.services.portal import Portal
 from policy.locks import DEPTH_0, EXCLUSIVE, INFINITY, SHARED, LockScope, ancestors, conflicts
 from provisioning import accounts, clients
-from tests.conftest import PASSWORD, TEAM, Dav, Running, new_database, portal_config, start_portal
+from tests.conftest import ADMIN, PASSWORD, TEAM, Dav, Running, new_database, portal_config, start_portal
 
 ROUNDS = 30
 STAFF = ("sam", "tess", "uma")  # three people opening the same document at the same moment
@@ -252,10 +252,10 @@ def workers(backend, tmp_path_factory):
         portal = Portal(settings_of(config))  # the schema and the people, before the workers start
         with portal.sessions.begin() as session:
             for login in STAFF:
-                accounts.add_staff(session, login, password=PASSWORD)
+                accounts.add_staff(session, login, password=PASSWORD, actor=ADMIN)
             clients.add_client(session, portal.storage, "acme", name="Acme Ltd",
                                folders=(portal.settings.folders.team_shared,
-                                        portal.settings.folders.client_shared))  # fmt: skip
+                                        portal.settings.folders.client_shared), actor=ADMIN)  # fmt: skip
         portal.engine.dispose()
         url = f"http://127.0.0.1:{_free_port()}"
         # gunicorn 27 opens a control socket in the home folder, which other servers may share.

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from davportal.cli import main
 from davportal.core.errors import ConfigError
 from provisioning.matter_types import MatterTypesFile
+from tests.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "config" / "matter-types.yaml"
@@ -334,9 +335,11 @@ def test_a_contact_added_while_the_file_is_imported_is_not_joined(admin):
         rows, bad = importer.read(path, session, portal.matter_types)
     assert len(rows) == 1 and not bad  # bob is new when the file is read...
     with portal.sessions.begin() as session:  # ...and someone adds him to another client before the write
-        accounts.add_contact(session, "bob", client_id="beta", password=None, email="bob@beta.example")
+        accounts.add_contact(session, "bob", client_id="beta", password=None, email="bob@beta.example", actor=ADMIN)
     with pytest.raises(Conflict, match="line 2: the contact 'bob' was added while the file was being imported"):
-        importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types, tuple(AREAS.values()))
+        importer.import_rows(
+            portal.sessions, portal.storage, rows, portal.matter_types, tuple(AREAS.values()), actor=ADMIN
+        )
     portal.engine.dispose()
     assert not (admin.storage / "zz").exists()
     assert admin("contact", "list").stdout.splitlines() == ["bob\tbeta\tbob@beta.example"]

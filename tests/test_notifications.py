@@ -78,12 +78,12 @@ def firm_mail(fresh_portal, smtp_port):
     running.add_client("acme", "Acme Ltd")
     running.add_client("beta", "Beta LLP")
     with running.portal.sessions.begin() as session:
-        accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example")
+        accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example", actor=ADMIN)
         clients.assign(session, "acme", "fiona", actor=ADMIN)
         for login, client_id in (("alice", "acme"), ("carol", "acme"), ("bob", "beta")):
             accounts.add_contact(session, login, client_id=client_id, password=PASSWORD,
-                                 email=f"{login}@{client_id}.example")  # fmt: skip
-        accounts.add_contact(session, "nomail", client_id="acme", password=PASSWORD)
+                                 email=f"{login}@{client_id}.example", actor=ADMIN)  # fmt: skip
+        accounts.add_contact(session, "nomail", client_id="acme", password=PASSWORD, actor=ADMIN)
     return running
 
 
@@ -210,7 +210,9 @@ def test_mail_server_down_then_up_delivers_everything_once(fresh_portal):
     running.add_staff("sam")
     running.add_client("acme")
     with running.portal.sessions.begin() as session:
-        accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD, email="alice@acme.example")
+        accounts.add_contact(
+            session, "alice", client_id="acme", password=PASSWORD, email="alice@acme.example", actor=ADMIN
+        )
     sam = running.as_user("sam")
     sam.put(f"/acme/{TEAM}/one.pdf", b"1")
     down = _send(running)
@@ -241,7 +243,9 @@ def test_wrong_smtp_credentials_fail_visibly(fresh_portal, smtp_port, tmp_path):
         running.add_staff("sam")
         running.add_client("acme")
         with running.portal.sessions.begin() as session:
-            accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD, email="alice@acme.example")
+            accounts.add_contact(
+                session, "alice", client_id="acme", password=PASSWORD, email="alice@acme.example", actor=ADMIN
+            )
         running.as_user("sam").put(f"/acme/{TEAM}/x.pdf", b"x")
         assert _send(running).delivery.retried == 1
         assert _send(running, after=LATER * 2).delivery.failed == 1

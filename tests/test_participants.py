@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from provisioning import accounts, clients
-from tests.conftest import PASSWORD, portal_config, start_portal
+from tests.conftest import ADMIN, PASSWORD, portal_config, start_portal
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "matter-types.yaml"
 OK = "ok"
@@ -30,12 +30,12 @@ def practice(database_url, tmp_path_factory):
             for client_id, name, type_id in (("smith", "Jane Smith", "family-law"),
                                              ("acme", "Acme", "annual-tax-return")):  # fmt: skip
                 clients.add_client(session, running.portal.storage, client_id, name=name, matter_type=types[type_id],
-                                   folders=("Team's shared", "Client's shared"))  # fmt: skip
+                                   folders=("Team's shared", "Client's shared"), actor=ADMIN)  # fmt: skip
             for login, client_id, kind in (("jane", "smith", "client"), ("eve", "smith", "expert"),
                                            ("olga", "acme", "client"), ("bo", "acme", "bookkeeper"),
                                            ("max", "smith", "expert"), ("max", "acme", "bookkeeper")):  # fmt: skip
                 accounts.add_contact(session, login, client_id=client_id, password=PASSWORD,
-                                     participant_type=kind)  # fmt: skip
+                                     participant_type=kind, actor=ADMIN)  # fmt: skip
         yield running
     finally:
         running.server.stop()

@@ -81,7 +81,7 @@ def test_a_warm_login_costs_no_statement(firm_on_a_clock):
 
 
 CHANGES = {
-    "password changed": lambda s: accounts.set_password(s, "alice", "a brand new password"),
+    "password changed": lambda s: accounts.set_password(s, "alice", "a brand new password", actor=ADMIN),
     "login disabled": lambda s: accounts.disable(s, "alice", actor=ADMIN),
     "taken off the client": lambda s: accounts.remove_from_client(s, "alice", "acme", actor=ADMIN),
     "client archived": lambda s: clients.archive(s, "acme", actor=ADMIN),

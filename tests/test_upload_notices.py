@@ -29,11 +29,11 @@ def _firm(fresh_portal, inbox, **notifications):
     running.add_client("acme", "Acme Ltd")
     running.add_client("beta", "Beta LLP")
     with running.portal.sessions.begin() as session:
-        accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example")
+        accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example", actor=ADMIN)
         clients.assign(session, "acme", "fiona", actor=ADMIN)
         for login, client_id in (("alice", "acme"), ("bob", "beta"), ("dora", "acme"), ("dora", "beta")):
             accounts.add_contact(session, login, client_id=client_id, password=PASSWORD,
-                                 email=f"{login}@clients.example")  # fmt: skip
+                                 email=f"{login}@clients.example", actor=ADMIN)  # fmt: skip
     return running
 
 
@@ -165,11 +165,11 @@ def test_a_staff_rename_before_the_email_tells_contacts_the_new_name(firm, inbox
 def test_with_no_staff_address_and_no_assigned_staff_the_admins_are_told(fresh_portal, inbox):
     running = _firm(fresh_portal, inbox, staff_address=None)
     with running.portal.sessions.begin() as session:
-        accounts.add_staff(session, "ada", password=PASSWORD, admin=True, email="ada@dupont.example")
-        accounts.add_staff(session, "adam", password=PASSWORD, admin=True)  # no email: cannot be told
-        accounts.add_staff(session, "olga", password=PASSWORD, admin=True, email="olga@dupont.example")
+        accounts.add_staff(session, "ada", password=PASSWORD, admin=True, email="ada@dupont.example", actor=ADMIN)
+        accounts.add_staff(session, "adam", password=PASSWORD, admin=True, actor=ADMIN)  # no email: cannot be told
+        accounts.add_staff(session, "olga", password=PASSWORD, admin=True, email="olga@dupont.example", actor=ADMIN)
         accounts.disable(session, "olga", actor=ADMIN)
-        accounts.add_staff(session, "tom", password=PASSWORD, email="tom@dupont.example")  # not an admin
+        accounts.add_staff(session, "tom", password=PASSWORD, email="tom@dupont.example", actor=ADMIN)  # not an admin
     assert running.as_user("bob").put(f"/beta/{CLIENT}/Bank statement.pdf", b"%PDF").status_code == 201
     assert running.as_user("alice").put(f"/acme/{CLIENT}/Payslip.pdf", b"%PDF").status_code == 201
     _send(running)
@@ -183,7 +183,7 @@ def test_with_no_staff_address_and_no_assigned_staff_the_admins_are_told(fresh_p
 def test_notify_status_says_who_hears_of_each_clients_uploads(fresh_portal, inbox, tmp_path):
     running = _firm(fresh_portal, inbox, staff_address=None)
     with running.portal.sessions.begin() as session:
-        accounts.add_staff(session, "ada", password=PASSWORD, admin=True, email="ada@dupont.example")
+        accounts.add_staff(session, "ada", password=PASSWORD, admin=True, email="ada@dupont.example", actor=ADMIN)
     status = _cli(running, tmp_path, "notify", "status")
     assert status.returncode == 0, status.stderr
     assert "Who hears of client uploads:\n  acme (Acme Ltd): fiona@dupont.example\n" in status.stdout
@@ -192,7 +192,7 @@ def test_notify_status_says_who_hears_of_each_clients_uploads(fresh_portal, inbo
 
     with running.portal.sessions.begin() as session:
         # Another admin, without an email address: the last enabled admin cannot be disabled.
-        accounts.add_staff(session, "adam", password=PASSWORD, admin=True)
+        accounts.add_staff(session, "adam", password=PASSWORD, admin=True, actor=ADMIN)
         accounts.disable(session, "ada", actor=ADMIN)
     status = _cli(running, tmp_path, "notify", "status")
     assert status.returncode == 0 and "  beta (Beta LLP): NOBODY\n" in status.stdout

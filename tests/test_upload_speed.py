@@ -19,7 +19,7 @@ from davportal.core.errors import TooLarge
 from davportal.core.models import AuditEvent, Document
 from davportal.core.name_lock import STRIPES
 from provisioning import accounts
-from tests.conftest import PASSWORD, TEAM
+from tests.conftest import ADMIN, PASSWORD, TEAM
 from tests.test_query_counts import StatementCounter
 
 MIB = 1024 * 1024
@@ -87,7 +87,7 @@ def test_a_put_runs_the_same_statements_whatever_the_folder_holds(firm):
 def test_record_audit_event_and_notices_commit_together(firm):
     with firm.portal.sessions.begin() as session:
         accounts.add_contact(session, f"erin-{uuid.uuid4().hex[:6]}", client_id="acme", password=PASSWORD,
-                             email="erin@clients.example")  # fmt: skip
+                             email="erin@clients.example", actor=ADMIN)  # fmt: skip
     sam = firm.as_user("sam")
     path = f"/acme/{TEAM}/together-{uuid.uuid4().hex[:6]}.pdf"
     assert sam.put(f"/acme/{TEAM}/warm-{uuid.uuid4().hex[:6]}.pdf", b"warm").status_code == 201

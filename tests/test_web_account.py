@@ -35,8 +35,10 @@ def portal(fresh_portal):
     running.add_client("acme", "Acme Ltd")
     with running.portal.sessions.begin() as session:
         accounts.add_contact(session, "alice", client_id="acme", password=None, email="alice@acme.example",
-                             name="Alice <b>Martin</b>")  # fmt: skip
-        accounts.add_contact(session, "carol", client_id="acme", password=PASSWORD, email="carol@acme.example")
+                             name="Alice <b>Martin</b>", actor=ADMIN)  # fmt: skip
+        accounts.add_contact(
+            session, "carol", client_id="acme", password=PASSWORD, email="carol@acme.example", actor=ADMIN
+        )
     return running
 
 

@@ -24,6 +24,11 @@ def record(session: Session, actor: Actor, action: str, target: Target, detail: 
                            path="/".join(target.below_client) or None, status=200, detail=detail))  # fmt: skip
 
 
+def by_whom(actor: Actor, login: str) -> str:
+    """Who changed a login's own setting, for a detail: the login itself or an admin."""
+    return "its owner" if actor.login == login else "an admin"
+
+
 def events(session: Session, *, client_id: str | None = None, login: str | None = None, path: str | None = None,
            action: str | None = None, since: datetime | None = None, until: datetime | None = None, offset: int = 0,
            limit: int | None = None) -> list[dict]:  # fmt: skip

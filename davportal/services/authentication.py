@@ -25,9 +25,10 @@ from davportal.core.models import Account, AppPassword, Client, LoginThrottle, M
 from davportal.core.paths import has_control_characters
 from davportal.core.recent import Recent
 from davportal.core.settings import Auth
+from davportal.services import audit
 from davportal.services.passwords import verify
 from davportal.services.two_factor import APP_PASSWORD, mark_used
-from policy import Actor, Role
+from policy import Actor, Role, Target
 from policy.throttle import EVERY_LOGIN, delay_after, network_of
 
 _logger = logging.getLogger("davportal.auth")
@@ -287,9 +288,12 @@ def printable(text: str, limit: int = 128) -> str:
     return "".join("?" if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text[:limit])
 
 
-def unblock(session: Session, login: str) -> int:
+def unblock(session: Session, login: str, *, actor: Actor) -> int:
     """Forget a login's failures (every network); returns how many networks were waiting."""
     result = cast("CursorResult[Any]", session.execute(delete(LoginThrottle).where(LoginThrottle.login == login)))
+    if result.rowcount:
+        audit.record(session, actor, "UNBLOCK", Target(()),
+                     f"{login} may sign in again ({result.rowcount} network(s) were waiting)")  # fmt: skip
     return result.rowcount
 
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from davportal.core.errors import BadRequest, NotFound
 from davportal.core.models import Account, AppPassword, utcnow
+from davportal.services import audit
 from davportal.services.passwords import hash_secret, verify
+from policy import Actor, Target
 
 APP_PASSWORD = re.compile(r"^app-(\d+)-([A-Za-z0-9_-]{20,})$")  # the id tells which hash to check: one only
 RECOVERY_CODES = 8
@@ -73,10 +75,14 @@ def second_factor_ok(session: Session, login: str, code: str) -> bool:
     return False
 
 
-def reset(session: Session, login: str) -> bool:
+def reset(session: Session, login: str, *, actor: Actor) -> bool:
+    """Two-factor sign-in off (its owner's choice, or an admin's for a lost phone); False when it was."""
     account = _account(session, login)
     was_on = account.totp_secret is not None
     account.totp_secret, account.recovery_codes = None, None
+    if was_on:
+        audit.record(session, actor, "TWO-FACTOR-OFF", Target(()),
+                     f"two-factor sign-in of {login} turned off by {audit.by_whom(actor, login)}")  # fmt: skip
     return was_on
 
 
@@ -107,11 +113,13 @@ def list_app_passwords(session: Session, login: str) -> list[AppPasswordView]:
     return [AppPasswordView(r.id, r.name, r.created_at, r.last_used_at) for r in rows]
 
 
-def revoke_app_password(session: Session, login: str, app_id: int) -> None:
+def revoke_app_password(session: Session, login: str, app_id: int, *, actor: Actor) -> None:
     row = session.get(AppPassword, app_id)
     if row is None or row.login != login:
         raise NotFound(f"There is no app password {app_id} for {login}.")
     session.delete(row)
+    audit.record(session, actor, "REVOKE-APP-PASSWORD", Target(()),
+                 f"app password {app_id} ({row.name}) of {login} revoked by {audit.by_whom(actor, login)}")  # fmt: skip
 
 
 def mark_used(session: Session, app_id: int) -> None:

@@ -142,7 +142,8 @@ def account_page(portal: Portal, environ, start_response, signed: SignedIn):
                     elif action == "create" and not signed.pending:
                         shown_once = two_factor.create_app_password(session, login, form.get("name", ""))
                     elif action == "revoke" and not signed.pending:
-                        two_factor.revoke_app_password(session, login, int(form.get("id", "0") or 0))
+                        two_factor.revoke_app_password(session, login, int(form.get("id", "0") or 0),
+                                                       actor=signed.actor)  # fmt: skip
         except PortalError as refused:
             error = refused.reason
     with portal.sessions() as session:
@@ -187,18 +188,17 @@ def _with_password(portal: Portal, environ, signed: SignedIn, action: str, form:
             new = form.get("password", "")
             if new != form.get("again", ""):
                 raise BadRequest("The two new passwords are not the same: type the same one twice.")
-            accounts.set_password(session, login, new, min_length=portal.settings.accounts.password_min_length)
+            accounts.set_password(session, login, new, actor=owner,
+                                  min_length=portal.settings.accounts.password_min_length)  # fmt: skip
             changed = session.get(Account, login)
             assert changed is not None  # set_password found it
             sessions.keep_only(session, cookies(environ)[sessions.COOKIE], login, changed.password_hash)
-            audit.record(session, owner, "PASSWORD-CHANGE", Target(()), "changed on the account page")
             return ("Your password is changed. Every other browser, drive and app that used the old one "
                     "is signed out.", [])  # fmt: skip
         if action == "two-factor-off":
             if portal.settings.auth.staff_two_factor and signed.actor.role is Role.STAFF:
                 raise NotAllowed("The firm asks staff to sign in with a code: it cannot be turned off.")
-            two_factor.reset(session, login)
-            audit.record(session, owner, "TWO-FACTOR-OFF", Target(()), "turned off on the account page")
+            two_factor.reset(session, login, actor=owner)
             return ("Two-factor sign-in is off.", [])
         codes = two_factor.new_recovery_codes(session, login)
         audit.record(session, owner, "RECOVERY-CODES", Target(()), "new recovery codes")

@@ -12,7 +12,7 @@ from davportal.services import account_links
 from policy import Actor, Role
 from provisioning import accounts
 from tests.browser.conftest import LIMIT_MS, sign_in
-from tests.conftest import TEAM, Dav
+from tests.conftest import ADMIN, TEAM, Dav
 
 PUBLIC_URL = "https://portal.dupont.example"
 FIRST, SECOND, THIRD = "plum tree in the yard", "seven swans swimming", "a quiet harbour at dusk"
@@ -31,7 +31,7 @@ def office(fresh_portal, inbox):
     running.as_user("sam").put(f"/acme/{TEAM}/Engagement letter.pdf", b"%PDF-1.4 letter")
     with running.portal.sessions.begin() as session:
         accounts.add_contact(session, "alice", client_id="acme", password=None, email="alice@acme.example",
-                             name="Alice Martin")  # fmt: skip
+                             name="Alice Martin", actor=ADMIN)  # fmt: skip
     return running
 
 

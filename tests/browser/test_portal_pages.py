@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import sign_in
-from tests.conftest import CLIENT, PASSWORD, TEAM
+from tests.conftest import ADMIN, CLIENT, PASSWORD, TEAM
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_a_session_ends_when_the_password_changes_or_the_login_is_disabled(offic
     sign_in(page, office.url, "alice", PASSWORD, "/acme/")
     assert page.url.endswith("/acme/")
     with office.portal.sessions.begin() as session:
-        accounts.set_password(session, "alice", "a completely new password")
+        accounts.set_password(session, "alice", "a completely new password", actor=ADMIN)
     page.goto(office.url + "/acme/")
     assert "/.davportal-web/login" in page.url
 

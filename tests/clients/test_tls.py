@@ -16,7 +16,7 @@ from davportal.app import portal_of
 from davportal.server import build_server
 from davportal.services.portal import Portal
 from tests.clients.conftest import require
-from tests.conftest import CLIENT, PASSWORD, portal_config
+from tests.conftest import ADMIN, CLIENT, PASSWORD, portal_config
 
 LIMIT = 120  # seconds: the most an awaited answer or prompt may take on a busy machine
 
@@ -39,9 +39,9 @@ def tls_portal(database_url, tmp_path_factory):
 
     with portal.sessions.begin() as session:
         clients.add_client(session, portal.storage, "acme", name="Acme Ltd",
-                           folders=("Team's shared", CLIENT))  # fmt: skip
-        accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD)
-        accounts.add_contact(session, "tls-alice", client_id="acme", password="cadaver-tls-1")
+                           folders=("Team's shared", CLIENT), actor=ADMIN)  # fmt: skip
+        accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD, actor=ADMIN)
+        accounts.add_contact(session, "tls-alice", client_id="acme", password="cadaver-tls-1", actor=ADMIN)
     try:
         yield f"https://127.0.0.1:{server.bind_addr[1]}", folder
     finally:

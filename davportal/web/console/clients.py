@@ -62,7 +62,7 @@ def _add(visit: Visit):
         if session.get(Client, client_id) is not None:
             raise Conflict(f"There is already a client '{client_id}'.")
         clients.add_client(session, visit.portal.storage, client_id, name=name, matter_type=matter_type,
-                           folders=(folders.team_shared, folders.client_shared))  # fmt: skip
+                           folders=(folders.team_shared, folders.client_shared), actor=actor)  # fmt: skip
         return f"Client {name} added, with its folders."
 
     return attempt(visit, visit.url("clients"), add, then=visit.url("clients", client_id))
@@ -89,7 +89,7 @@ def _set_type(visit: Visit, client_id: str):
 
     def set_type(session, actor) -> str:
         client_or_404(session, client_id)
-        report = clients.set_type(session, visit.portal.storage, client_id, matter_type)
+        report = clients.set_type(session, visit.portal.storage, client_id, matter_type, actor=actor)
         said = [f"{client_id} is now {matter_type.name}."]
         said.append(f"Folders added: {', '.join(report.created)}." if report.created else "No folder was missing.")
         said += [f"'{folder}' was left alone: {why}." for folder, why in report.conflicts]
@@ -124,7 +124,7 @@ def _add_contact(visit: Visit, client_id: str):
             # a mistyped login here must not open this client to another client's contact.
             raise Conflict(f"'{login}' already exists: open their page under Contacts to add them to {client_id} too.")
         accounts.add_contact(session, login, client_id=client_id, password=None, email=email,
-                             participant_type=participant, name=name)  # fmt: skip
+                             participant_type=participant, name=name, actor=actor)  # fmt: skip
         added = f"Contact {login} added to {client_id} as {participant}"
         if not invite:
             return added + "."

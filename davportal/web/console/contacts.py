@@ -74,7 +74,8 @@ def _join(visit: Visit, login: str):
 
     def join(session, actor) -> str:
         account_or_404(session, login, Role.CONTACT)
-        accounts.add_contact(session, login, client_id=client_id, password=None, participant_type=participant)
+        accounts.add_contact(session, login, client_id=client_id, password=None, participant_type=participant,
+                             actor=actor)  # fmt: skip
         return f"{login} now belongs to {client_id} as {participant}."
 
     return attempt(visit, visit.url("contacts", login), join)
@@ -97,7 +98,7 @@ def _name(visit: Visit, login: str):
 
     def rename(session, actor) -> str:
         account_or_404(session, login, Role.CONTACT)
-        accounts.set_name(session, login, name)
+        accounts.set_name(session, login, name, actor=actor)
         return f"{login} is now called {name.strip()}." if name.strip() else f"{login} has no name now."
 
     return attempt(visit, visit.url("contacts", login), rename)

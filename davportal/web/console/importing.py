@@ -67,7 +67,7 @@ def _import(visit: Visit, rows: list[importer.Row], bad: list[importer.BadRow], 
 
     try:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
-                                       (folders.team_shared, folders.client_shared),
+                                       (folders.team_shared, folders.client_shared), actor=visit.actor,
                                        invite=send if invite else None)  # fmt: skip
     except PortalError as refused:
         return visit.done(f"The import stopped: {refused.reason}", back, ok=False)

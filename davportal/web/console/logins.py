@@ -25,7 +25,7 @@ def act(visit: Visit, login: str, role: Role, action: str, back: str):
         if action == "enable":
             changed = accounts.enable(session, login, actor=actor)
             return f"{login} can sign in again." if changed else f"{login} was not turned off."
-        waiting = unblock(session, login)
+        waiting = unblock(session, login, actor=actor)
         if account.disabled:
             return f"{login} is still turned off: turn the login on for them to sign in."
         return f"{login} may sign in again now." if waiting else f"{login} was not held back."

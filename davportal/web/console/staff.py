@@ -42,7 +42,7 @@ def _add(visit: Visit):
     invite = form.get("invite") == "1"
 
     def add(session, actor) -> str:
-        accounts.add_staff(session, login, password=None, admin=admin, email=email, name=name)
+        accounts.add_staff(session, login, password=None, admin=admin, email=email, name=name, actor=actor)
         added = f"{login} added to the staff{' as an administrator' if admin else ''}"
         if not invite:
             return added + "."
