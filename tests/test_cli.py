@@ -139,10 +139,10 @@ def test_describe_share_seen_audit_and_trash_commands(cli):
 
     assert "No contact has downloaded" in cli("seen", "acme", "Matter/Letter.pdf").stdout
     rows = json.loads(cli("audit", "--client", "acme", "--format", "json").stdout)
-    assert [r["action"] for r in rows] == ["DESCRIBE", "SHARE", "UNSHARE"]
-    assert all(r["login"].startswith("cli:") and r["path"] == "Matter/Letter.pdf" for r in rows)
+    assert [r["action"] for r in rows] == ["ADD-CLIENT", "DESCRIBE", "SHARE", "UNSHARE"]
+    assert all(r["login"].startswith("cli:") for r in rows) and {r["path"] for r in rows[1:]} == {"Matter/Letter.pdf"}
     csv_lines = cli("audit", "--format", "csv", "--since", "2000-01-01").stdout.strip().splitlines()
-    assert csv_lines[0].startswith("at,login,name,role,action") and len(csv_lines) == 4
+    assert csv_lines[0].startswith("at,login,name,role,action") and len(csv_lines) == 5
     assert "DESCRIBE" in cli("audit").stdout
     assert cli("audit", "--user", "nobody").stdout.count("\n") == 1  # the header only
 
