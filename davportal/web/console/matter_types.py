@@ -34,7 +34,8 @@ def handle(visit: Visit):
 
 
 def _matter_type(visit: Visit, type_id: str) -> MatterType:
-    found = visit.portal.matter_types.get(type_id)
+    # The file as saved now (reread only when it changed): the console shows what clients get.
+    found = visit.portal.matter_types_file.current().get(type_id)
     if found is None:
         raise NotFound(f"There is no matter type '{type_id}'.")
     return found
@@ -51,7 +52,7 @@ def _listing(visit: Visit):
     portal = visit.portal
     types = [{"type": matter_type, "clients": templates.count_clients(portal.sessions, matter_type),
               "folders": [(folder, aspects_of(rule)) for folder, rule in folder_rules(matter_type).items()]}
-             for matter_type in portal.matter_types.values()]  # fmt: skip
+             for matter_type in portal.matter_types_file.current().values()]  # fmt: skip
     return visit.page("console_matter_types.html", {"types": types, "file": portal.settings.matter_types_file})
 
 

@@ -73,7 +73,8 @@ class Visit:
     def done(self, message: str, back: str, *, ok: bool = True):
         """After an action: back to a console page, which shows what happened once."""
         flash = ("ok:" if ok else "error:") + message
-        return redirect(self.start_response, quote(form.local(back)),
+        # `back` is a URL already (url() quotes its segments): only what a URL may not hold is quoted.
+        return redirect(self.start_response, quote(form.local(back), safe="/%?=&"),
                         extra=[set_cookie(self.environ, FLASH_COOKIE, quote(flash), max_age=60)])  # fmt: skip
 
     def url(self, *segments: str) -> str:
