@@ -334,3 +334,16 @@ def test_every_failed_email_sent_again_at_once(mail_firm, smtp_port):
         controller.stop()
     page = sam.get(f"{mail_firm.url}{ADMIN}/email").text
     assert "None: every email went out or is on its way." in page
+
+
+def test_a_downloaded_trail_never_holds_a_spreadsheet_formula(ops, sam):
+    formula = '=HYPERLINK("http://evil.example","Invoice")'
+    with ops.portal.sessions.begin() as session:
+        session.add(AuditEvent(login="alice", role="contact", action="PUT", client_id="formula", path=f"{formula}.pdf",
+                               status=201, detail=formula))  # fmt: skip
+    rows = list(
+        csv.DictReader(io.StringIO(sam.get(f"{ops.url}{ADMIN}/audit/export.csv", params={"client": "formula"}).text))
+    )
+    assert [(row["path"], row["detail"]) for row in rows] == [(f"'{formula}.pdf", f"'{formula}")]
+    as_json = sam.get(f"{ops.url}{ADMIN}/audit/export.json", params={"client": "formula"}).json()
+    assert as_json[0]["detail"] == formula  # JSON is read by programs: as it was
