@@ -216,12 +216,13 @@ def test_the_trash_a_page_at_a_time(ops, sam):
 
 @pytest.fixture(scope="module")
 def trail(ops):
-    """120 events of client "audco", one an hour from 2026-03-01 00:00, by two logins."""
+    """120 events of client "audco", one an hour from 2026-03-01 00:00, by two logins; every tenth a PUT."""
     start = datetime(2026, 3, 1, tzinfo=UTC)
     with ops.portal.sessions.begin() as session:
         session.add_all(AuditEvent(at=start + timedelta(hours=n), login="ann" if n % 2 else "ben", role="staff",
-                                   action="GET", client_id="audco", path=f"{TEAM}/doc {n:03}.pdf", status=200,
-                                   detail=f"event {n:03}") for n in range(120))  # fmt: skip
+                                   action="PUT" if n % 10 == 0 else "GET", client_id="audco",
+                                   path=f"{TEAM}/doc {n:03}.pdf", status=200, detail=f"event {n:03}")
+                        for n in range(120))  # fmt: skip
     return start
 
 
