@@ -21,9 +21,9 @@ from davportal.app import WSGIDAV_WIRING
 
 HOST = "127.0.0.1"
 LOGIN = "bench"
-PASSWORD = "benchpass1"
+PASSWORD = "harbour lantern 1"  # not containing the login: the password rules refuse that
 CONTACT_LOGIN = "benchcontact"
-CONTACT_PASSWORD = "benchcontact1"
+CONTACT_PASSWORD = "quiet meadow 2"
 WSGIDAV_BLOCK_SIZE = WSGIDAV_WIRING["block_size"]  # the portal's block size, for a fair GET and PUT
 STARTUP_SECONDS = 120  # a busy machine starts a server later: only the wait grows
 STOP_SECONDS = 10

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import click
 
@@ -29,14 +29,14 @@ from davportal.notifications import events, outbox
 from davportal.notifications.worker import send_round
 from davportal.progress import progress
 from davportal.server import serve as run_server
-from davportal.services import audit, documents, placing, sharing, trash, two_factor, versions
+from davportal.services import account_links, audit, documents, placing, sharing, trash, two_factor, versions
 from davportal.services.authentication import unblock
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from policy import Actor, Role, Target
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 from policy.names import human_size
-from provisioning import accounts, clients, importer, templates
+from provisioning import accounts, clients, erasure, importer, templates
 from provisioning.matter_types import PushRecord, describe_rule, folder_rules, rule_changes
 
 _config_option = click.option(
@@ -109,6 +109,10 @@ def _password(password_stdin: bool) -> str:
 
 
 _password_stdin = click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+_name_option = click.option("--name", help='The display name emails and pages use, e.g. "Alice Martin".')
+_invite_option = click.option(
+    "--invite", is_flag=True, help="Email a link to choose a password (needs --email); no password is asked."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,21 +171,45 @@ def staff():
 @command(staff, "add")
 @click.argument("login")
 @click.option("--admin", is_flag=True, help="May also run the admin commands.")
-@click.option("--email", help="Where they hear of their clients' uploads.")
+@click.option("--email", help="Where they hear of their clients' uploads (and get their invitation).")
+@_name_option
+@_invite_option
 @_password_stdin
-def staff_add(config, source, login, admin, email, password_stdin):
+def staff_add(config, source, login, admin, email, name, invite, password_stdin):
     """Add a staff login."""
     portal = _portal(config, source)
-    password = _password(password_stdin)
+    password = None if invite else _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.add_staff(session, login, password=password, admin=admin, email=email)
-    click.echo(f"Added staff {login}{' (admin)' if admin else ''}.")
+        accounts.add_staff(session, login, password=password, admin=admin, email=email, name=name,
+                           min_length=portal.settings.accounts.password_min_length)  # fmt: skip
+        if invite:
+            account_links.invite(session, portal.settings, login, actor=command_line_actor())
+    click.echo(f"Added staff {login}{' (admin)' if admin else ''}.{_invited(invite, email)}")
+
+
+@command(staff, "invite")
+@click.argument("login")
+def staff_invite(config, source, login):
+    """Email a staff login a new link to choose their password (an earlier link stops working)."""
+    _send_invitation(config, source, login)
 
 
 @command(staff, "list")
 def staff_list(config, source):
     """List staff logins."""
     _print_accounts(_portal(config, source), Role.STAFF)
+
+
+@command(staff, "set-admin")
+@click.argument("login")
+@click.option("--off", is_flag=True, help="Take admin away (never from the last enabled admin).")
+def staff_set_admin(config, source, login, off):
+    """Make a member of staff admin (they may run the admin console), or not with --off."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = accounts.set_admin(session, login, not off, actor=command_line_actor())
+    state = "is no longer admin" if off else "is now admin"
+    click.echo(f"{login} {state}{'' if changed else ' (already so)'}.")
 
 
 @main.group()
@@ -219,25 +247,88 @@ def client_set_type(config, source, client_id, type_id):
 
 
 @command(client, "list")
-def client_list(config, source):
-    """List clients."""
+@click.option("--archived", "only_archived", is_flag=True, help="Only archived clients.")
+@click.option("--all", "include_archived", is_flag=True, help="Archived clients too.")
+@click.option("--search", help="Only clients whose id or name contains this (any case).")
+def client_list(config, source, only_archived, include_archived, search):
+    """List clients (archived ones are left out unless asked for)."""
+    if only_archived and include_archived:
+        raise click.UsageError("--archived and --all cannot be used together.")
     portal = _portal(config, source)
     with portal.sessions() as session:
-        rows = clients.list_clients(session)
+        rows = clients.list_clients(session, search=search, include_archived=include_archived,
+                                    only_archived=only_archived)  # fmt: skip
     for row in rows:
-        click.echo(f"{row.id}\t{row.name}\t{row.matter_type or '-'}\t{row.contacts} contact(s)")
+        archived = "\tarchived" if row.archived else ""
+        click.echo(f"{row.id}\t{row.name}\t{row.matter_type or '-'}\t{row.contacts} contact(s){archived}")
+
+
+@command(client, "archive")
+@click.argument("client_id")
+def client_archive(config, source, client_id):
+    """Archive a client who left: its contacts lose access, staff keep its folders, lists leave it out."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = clients.archive(session, client_id, actor=command_line_actor())
+    click.echo(f"{client_id} {'is now archived' if changed else 'was already archived'}.")
+
+
+@command(client, "unarchive")
+@click.argument("client_id")
+def client_unarchive(config, source, client_id):
+    """Bring an archived client back: its contacts have access again."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = clients.unarchive(session, client_id, actor=command_line_actor())
+    click.echo(f"{client_id} {'is no longer archived' if changed else 'was not archived'}.")
+
+
+@command(client, "erase")
+@click.argument("client_id")
+@click.option("--dry-run", is_flag=True, help="List what would be erased; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask to type the client's id (for scripts).")
+def client_erase(config, source, client_id, dry_run, yes):
+    """Erase a client for good: files, versions, trash, records and the contacts of no other client.
+
+    The audit trail keeps its rows, with the erased contacts' logins replaced by a pseudonym, and
+    records the erasure. Without --yes it asks to type the client's id. Safe to run again after
+    an interruption: it finishes the job.
+    """
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        found = erasure.plan(session, portal.storage, client_id)
+    if dry_run:
+        click.echo(f"Would erase {client_id}:")
+        for line in found.lines():
+            click.echo(f"  {line}")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("No terminal to confirm the erasure: pass --yes (after --dry-run).")
+        for line in found.lines():
+            click.echo(f"  {line}")
+        typed = click.prompt(f"This cannot be undone. Type {client_id} to erase it", default="", show_default=False)
+        if typed.strip() != client_id:
+            click.echo(f"davportal: '{typed.strip()}' is not '{client_id}': nothing was erased.", err=True)
+            sys.exit(1)
+    with progress(found.steps, f"Erasing {client_id}") as reporter:
+        done = erasure.erase(portal.sessions, portal.storage, client_id, actor=command_line_actor(),
+                             on_step=lambda line: reporter.step())  # fmt: skip
+    pseudonymised = " (named by a pseudonym in the audit trail from now on)" if done.contacts_erased else ""
+    click.echo(f"Erased {client_id}: {done.summary()}{pseudonymised}.")
 
 
 @command(client, "import")
 @click.argument("csv_file", type=click.Path(dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows even if some are bad.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report; change nothing.")
-def client_import(config, source, csv_file, skip_invalid, dry_run):
+@click.option("--invite", is_flag=True, help="Email each new contact a link to choose their password.")
+def client_import(config, source, csv_file, skip_invalid, dry_run, invite):
     """Add clients (and their first contact) from a CSV file.
 
-    Columns: id, name, matter_type, contact_login, contact_email, existing_contact (a header row
-    names them; only id and name are required). Imported contacts have no password until
-    `davportal passwd`.
+    Columns: id, name, matter_type, contact_login, contact_email, existing_contact, contact_name
+    (a header row names them; only id and name are required). Imported contacts have no password
+    until they follow their invitation (--invite, or `contact invite` later) or `davportal passwd`.
 
     A contact_login that already exists (or is on an earlier row) is a bad row, unless the row
     sets existing_contact to yes and gives that contact's email as on record: the contact then
@@ -245,7 +336,7 @@ def client_import(config, source, csv_file, skip_invalid, dry_run):
     """
     portal = _portal(config, source)
     with portal.sessions() as session:
-        rows, bad = importer.read(csv_file, session, portal.matter_types)
+        rows, bad = importer.read(csv_file, session, portal.matter_types, invite=invite)
     for problem in bad:
         click.echo(f"{csv_file}, line {problem.line}: {problem.reason}", err=True)
     if bad and not skip_invalid:
@@ -254,13 +345,20 @@ def client_import(config, source, csv_file, skip_invalid, dry_run):
     if dry_run:
         click.echo(f"{len(rows)} row(s) would be imported{f', {len(bad)} skipped' if bad else ''}.")
         return
+    actor = command_line_actor()
+
+    def send(session, login):
+        account_links.invite(session, portal.settings, login, actor=actor)
+
     with progress(len(rows), "Importing clients") as reporter:
         outcome = importer.import_rows(portal.sessions, portal.storage, rows, portal.matter_types,
-                                       _area_folders(portal), on_row=lambda row: reporter.step())  # fmt: skip
+                                       _area_folders(portal), on_row=lambda row: reporter.step(),
+                                       invite=send if invite else None)  # fmt: skip
     joined = outcome.contacts_joined
     click.echo(f"{outcome.clients_created} client(s) created, {outcome.clients_unchanged} already there, "
                f"{outcome.contacts_created} contact(s) created, {outcome.folders_created} folder(s) created"
                f"{f', {joined} existing contact(s) added to a client' if joined else ''}"
+               f"{f', {outcome.contacts_invited} invitation(s) queued' if invite else ''}"
                f"{f', {len(bad)} bad row(s) skipped' if bad else ''}.")  # fmt: skip
 
 
@@ -345,23 +443,69 @@ def contact():
 @command(contact, "add")
 @click.argument("login")
 @click.option("--client", "client_id", required=True, help="The client this contact belongs to.")
-@click.option("--email", help="Where the contact is notified.")
+@click.option("--email", help="Where the contact is notified (and gets their invitation).")
 @click.option(
     "--participant",
     default=DEFAULT_PARTICIPANT_TYPE,
     show_default=True,
     help="The contact's participant type for this client (e.g. accountant).",
 )
+@_name_option
+@_invite_option
 @_password_stdin
-def contact_add(config, source, login, client_id, email, participant, password_stdin):
+def contact_add(config, source, login, client_id, email, participant, name, invite, password_stdin):
     """Add a contact to a client (again with another client: the contact then has both)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        exists = session.get(Account, login) is not None
-        password = None if exists else _password(password_stdin)
+        existing = session.get(Account, login)
+        password = None if existing is not None or invite else _password(password_stdin)
         accounts.add_contact(session, login, client_id=client_id, password=password, email=email,
-                             participant_type=participant)  # fmt: skip
-    click.echo(f"Contact {login} belongs to {client_id} as {participant}.")
+                             participant_type=participant, name=name,
+                             min_length=portal.settings.accounts.password_min_length)  # fmt: skip
+        # A contact who already chose a password is not sent a link that would replace it.
+        invite = invite and (existing is None or existing.password_hash is None)
+        if invite:
+            account_links.invite(session, portal.settings, login, actor=command_line_actor())
+        address = session.get(Account, login).email
+    click.echo(f"Contact {login} belongs to {client_id} as {participant}.{_invited(invite, address)}")
+
+
+@command(contact, "invite")
+@click.argument("login")
+def contact_invite(config, source, login):
+    """Email a contact a link to choose their password (an earlier link stops working)."""
+    _send_invitation(config, source, login)
+
+
+@command(contact, "resend")
+@click.argument("login")
+def contact_resend(config, source, login):
+    """Send a contact's invitation again, with a new link (the earlier one stops working)."""
+    _send_invitation(config, source, login)
+
+
+def _send_invitation(config, source, login: str) -> None:
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        account_links.invite(session, portal.settings, login, actor=command_line_actor())
+        address = session.get(Account, login).email
+    click.echo(f"Invitation for {login} queued to {address}; the link works for "
+               f"{portal.settings.accounts.invite_hours:g} hours.")  # fmt: skip
+
+
+def _invited(invite: bool, address: str | None) -> str:
+    return f" Invitation queued to {address}." if invite else ""
+
+
+@command(contact, "remove")
+@click.argument("login")
+@click.option("--client", "client_id", required=True, help="The client the contact no longer belongs to.")
+def contact_remove(config, source, login, client_id):
+    """Take a contact off one client: their access to it ends at once; their other clients stay."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        accounts.remove_from_client(session, login, client_id, actor=command_line_actor())
+    click.echo(f"{login} no longer belongs to {client_id}.")
 
 
 @command(contact, "list")
@@ -378,7 +522,7 @@ def passwd(config, source, login, password_stdin):
     portal = _portal(config, source)
     password = _password(password_stdin)
     with portal.sessions.begin() as session:
-        accounts.set_password(session, login, password)
+        accounts.set_password(session, login, password, min_length=portal.settings.accounts.password_min_length)
     click.echo(f"Password of {login} changed.")
 
 
@@ -394,7 +538,24 @@ def user_unblock(config, source, login):
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
         networks = unblock(session, login)
+        account = session.get(Account, login)
+        disabled = account is not None and account.disabled
+    if disabled:
+        click.echo(f"{login}'s failed sign-ins are forgotten ({networks} network(s) were waiting), but {login} is "
+                   f"still disabled: it cannot sign in until `davportal user enable {login}`.")  # fmt: skip
+        return
     click.echo(f"{login} may sign in again ({networks} network(s) were waiting).")
+
+
+@command(user, "name")
+@click.argument("login")
+@click.argument("name")
+def user_name(config, source, login, name):
+    """Set the display name emails and pages use ("" leaves the login alone)."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        accounts.set_name(session, login, name)
+    click.echo(f"{login} is now called {' '.join(name.split())}." if name.strip() else f"{login} has no name now.")
 
 
 @user.group("2fa")
@@ -437,8 +598,18 @@ def user_disable(config, source, login):
     """Disable a login: it is refused from the next request on."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        changed = accounts.disable(session, login)
+        changed = accounts.disable(session, login, actor=command_line_actor())
     click.echo(f"{login} {'is now disabled' if changed else 'was already disabled'}.")
+
+
+@command(user, "enable")
+@click.argument("login")
+def user_enable(config, source, login):
+    """Enable a disabled login again: it signs in with the password it had."""
+    portal = _portal(config, source)
+    with portal.sessions.begin() as session:
+        changed = accounts.enable(session, login, actor=command_line_actor())
+    click.echo(f"{login} {'is enabled again' if changed else 'was not disabled'}.")
 
 
 def _print_accounts(portal, role: Role) -> None:
@@ -497,6 +668,7 @@ def _parts(client_id: str, path: str) -> tuple[str, ...]:
 def seen(config, source, client_id, path):
     """Which contacts downloaded a document, and when first."""
     portal = _portal(config, source)
+    portal.storage.target(_parts(client_id, path))  # a document that is not there is refused
     below = path.strip("/")
     folder, _, name = below.rpartition("/")
     with portal.sessions() as session:
@@ -510,15 +682,40 @@ def seen(config, source, client_id, path):
 @command(main, "audit")
 @click.option("--client", "client_id", help="Only this client.")
 @click.option("--user", "login", help="Only this login.")
-@click.option("--since", type=click.DateTime(), help="Only from this date (YYYY-MM-DD) on.")
+@click.option("--path", help="Only this document or folder (everything in it), below the client's folder.")
+@click.option("--action", help="Only this action (GET, PUT, DELETE, SHARE, ERASE...).")
+@click.option(
+    "--since",
+    callback=lambda _c, _p, value: _moment(value, "--since"),
+    help="Only from this moment on: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], UTC.",
+)
+@click.option(
+    "--until",
+    callback=lambda _c, _p, value: _moment(value, "--until", end_of_day=True),
+    help="Only until this moment (a date alone: to the end of that day), UTC.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def audit_trail(config, source, client_id, login, since, fmt):
+def audit_trail(config, source, client_id, login, path, action, since, until, fmt):
     """Who read or changed what, and when."""
     portal = _portal(config, source)
     with portal.sessions() as session:
-        rows = audit.events(session, client_id=client_id, login=login, since=since)
+        rows = audit.events(session, client_id=client_id, login=login, path=path, action=action, since=since,
+                            until=until)  # fmt: skip
     render = {"table": audit.as_table, "csv": audit.as_csv, "json": audit.as_json}[fmt]
     click.echo(render(rows))
+
+
+def _moment(value: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD) or a moment (YYYY-MM-DDTHH:MM).",
+                                 param_hint=option) from None  # fmt: skip
+    if end_of_day and len(value) == len("YYYY-MM-DD"):
+        moment += timedelta(days=1)  # the whole of that day
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @main.group("trash")
@@ -718,10 +915,13 @@ def notify_retry(config, source, message_id, all_failed):
 
 @command(client, "assign")
 @click.argument("client_id")
-@click.argument("login", metavar="STAFF_LOGIN")
-def client_assign(config, source, client_id, login):
+@click.argument("login", metavar="STAFF_LOGIN", required=False)
+@click.option("--none", "nobody", is_flag=True, help="Assign nobody: the firm's address or the admins hear instead.")
+def client_assign(config, source, client_id, login, nobody):
     """Make a member of staff the client's contact at the firm: they hear of the client's uploads."""
+    if (login is None) == (not nobody):
+        raise click.UsageError("Name one member of staff, or --none.")
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        clients.assign(session, client_id, login)
-    click.echo(f"{login} is assigned to {client_id}.")
+        clients.assign(session, client_id, login, actor=command_line_actor())
+    click.echo(f"{login} is assigned to {client_id}." if login else f"Nobody is assigned to {client_id}.")

@@ -37,6 +37,7 @@ class Actor:
     role: Role
     is_admin: bool = False
     clients: Mapping[str, str] = field(default_factory=dict)  # client id -> participant type
+    name: str | None = field(default=None, compare=False)  # what pages call them; no rule reads it
 
     @property
     def is_contact(self) -> bool:

@@ -17,9 +17,9 @@ def network_of(remote_addr: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def delay_after(failures: int, *, free: int, cap: float) -> float:
-    """No wait for the first `free` failures, then doubling from a quarter second up to `cap`."""
+def delay_after(failures: int, *, free: int, cap: float, first: float = 0.25) -> float:
+    """No wait for the first `free` failures, then doubling from `first` seconds up to `cap`."""
     if failures < free:
         return 0.0
-    delay: float = 0.25 * 2 ** (failures - free)  # int ** int is typed Any (a negative power is a float)
+    delay: float = first * 2 ** (failures - free)  # int ** int is typed Any (a negative power is a float)
     return min(cap, delay)

@@ -1,22 +1,26 @@
-"""Staff and contacts: create, list, change password, disable."""
+"""Staff and contacts: create, name, list, change password, take off a client, disable and enable, admin."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from davportal.core.errors import BadRequest, Conflict, NotFound
-from davportal.core.models import Account, Client, Membership
-from davportal.services.passwords import hash_password
-from policy import Role
+from davportal.core.errors import BadRequest, Conflict, NotFound, refusal
+from davportal.core.models import Account, Client, Membership, Notice
+from davportal.notifications.digest import LEFT_OUT
+from davportal.services import audit, passwords
+from policy import Actor, Role, Target
+from policy.accounts import admin_change, disabling
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 
 # No colon (it ends the login in Basic auth), no slash or space: logins appear in URLs and logs.
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,15 @@ class AccountView:
     email: str | None
     disabled: bool
     clients: tuple[str, ...]
+    name: str | None = None
+    last_sign_in_at: datetime | None = None
 
 
-def add_staff(
-    session: Session, login: str, *, password: str | None, admin: bool = False, email: str | None = None
-) -> Account:
-    return _add(session, login, Role.STAFF, password=password, admin=admin, email=email)
+def add_staff(session: Session, login: str, *, password: str | None, admin: bool = False, email: str | None = None,
+              name: str | None = None, min_length: int = passwords.MIN_LENGTH) -> Account:  # fmt: skip
+    """A staff login; without a password they can sign in once invited (account_links.invite)."""
+    return _add(session, login, Role.STAFF, password=password, admin=admin, email=email, name=name,
+                min_length=min_length)  # fmt: skip
 
 
 def add_contact(
@@ -43,7 +50,10 @@ def add_contact(
     password: str | None,
     email: str | None = None,
     participant_type: str = DEFAULT_PARTICIPANT_TYPE,
+    name: str | None = None,
+    min_length: int = passwords.MIN_LENGTH,
 ) -> Account:
+    """A contact of a client; without a password they can sign in once invited (account_links.invite)."""
     if session.get(Client, client_id) is None:
         raise NotFound(f"There is no client '{client_id}'.")
     existing = session.get(Account, login)
@@ -51,25 +61,29 @@ def add_contact(
         # A contact of several clients (an accountant, say) is added once per client.
         _join(session, existing, client_id, participant_type)
         return existing
-    account = _add(session, login, Role.CONTACT, password=password, admin=False, email=email)
+    account = _add(session, login, Role.CONTACT, password=password, admin=False, email=email, name=name,
+                   min_length=min_length)  # fmt: skip
     _join(session, account, client_id, participant_type)
     return account
 
 
-def _add(session, login, role, *, password, admin, email) -> Account:
+def _add(session, login, role, *, password, admin, email, name, min_length) -> Account:
     if not LOGIN_PATTERN.match(login):
         raise BadRequest(f"'{login}' is not a valid login: use letters, digits and . _ @ + - (at most 128).")
     if email is not None and not EMAIL_PATTERN.match(email):
         raise BadRequest(f"'{email}' is not a valid email address.")
     if session.get(Account, login) is not None:
         raise Conflict(f"The login '{login}' is already taken (logins are unique across staff and contacts).")
+    name = checked_name(name)
     account = Account(
         login=login,
+        name=name,
         role=role.value,
         is_admin=admin,
         email=email,
-        password_hash=hash_password(password) if password is not None else None,
-    )
+        password_hash=(passwords.choose(password, login=login, name=name, min_length=min_length)
+                       if password is not None else None),
+    )  # fmt: skip
     session.add(account)
     return account
 
@@ -82,16 +96,79 @@ def _join(session: Session, account: Account, client_id: str, participant_type: 
         raise Conflict(f"'{account.login}' already belongs to '{client_id}' as {membership.participant_type}.")
 
 
-def set_password(session: Session, login: str, password: str) -> None:
-    _get(session, login).password_hash = hash_password(password)
+def set_password(session: Session, login: str, password: str, *, min_length: int = passwords.MIN_LENGTH) -> None:
+    """A new password, by the admin or its owner: the same rules as any chosen one. A new hash
+    ends the login's other browser sessions and cached drive logins (their fingerprint is of it)."""
+    account = _get(session, login)
+    account.password_hash = passwords.choose(password, login=login, name=account.name, min_length=min_length)
 
 
-def disable(session: Session, login: str) -> bool:
+def set_name(session: Session, login: str, name: str | None) -> None:
+    """What emails and pages call the login ("Alice Martin"); empty or None: the login itself."""
+    _get(session, login).name = checked_name(name)
+
+
+def checked_name(name: str | None) -> str | None:
+    name = " ".join((name or "").split())
+    if len(name) > NAME_LENGTH or any(ord(ch) < 32 for ch in name):
+        raise BadRequest(f"A name has at most {NAME_LENGTH} characters, on one line.")
+    return name or None
+
+
+def remove_from_client(session: Session, login: str, client_id: str, *, actor: Actor) -> None:
+    """Take a contact off one client: their access to it ends at once (the membership is a
+    login's row, read again on every node within a second); their other clients stay."""
+    membership = session.get(Membership, (login, client_id))
+    if membership is None:
+        _get(session, login)
+        raise NotFound(f"'{login}' does not belong to client '{client_id}'.")
+    session.delete(membership)
+    # Emails not yet sent about this client's documents would tell them of what they can no longer open.
+    session.execute(
+        update(Notice).where(Notice.recipient_name == login, Notice.client_id == client_id,
+                             Notice.to_staff.is_(False), Notice.message_id.is_(None))
+        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    audit.record(session, actor, "REMOVE-CONTACT", Target((client_id,)), f"{login} removed from {client_id}")
+
+
+def disable(session: Session, login: str, *, actor: Actor) -> bool:
     """Returns False when the login was already disabled."""
     account = _get(session, login)
     was_enabled = not account.disabled
+    decision = disabling(login, is_enabled_admin=bool(account.is_admin) and was_enabled,
+                         other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason)
     account.disabled = True
+    if was_enabled:
+        audit.record(session, actor, "DISABLE", Target(()), f"{login} disabled")
     return was_enabled
+
+
+def enable(session: Session, login: str, *, actor: Actor) -> bool:
+    """Undo `disable`: the login signs in again with the password it had. False when it was enabled."""
+    account = _get(session, login)
+    was_disabled = account.disabled
+    account.disabled = False
+    if was_disabled:
+        audit.record(session, actor, "ENABLE", Target(()), f"{login} enabled")
+    return was_disabled
+
+
+def set_admin(session: Session, login: str, admin: bool, *, actor: Actor) -> bool:
+    """Make a member of staff admin, or not; False when nothing changed."""
+    account = _get(session, login)
+    enabled_admin = bool(account.is_admin) and not account.disabled
+    decision = admin_change(login, Role(account.role), admin=admin, is_admin=enabled_admin,
+                            other_enabled_admins=_other_enabled_admins(session, login))  # fmt: skip
+    if not decision.allowed:
+        raise refusal(decision.status, decision.reason)
+    if bool(account.is_admin) == admin:
+        return False
+    account.is_admin = admin
+    audit.record(session, actor, "SET-ADMIN", Target(()), f"{login} {'made admin' if admin else 'no longer admin'}")
+    return True
 
 
 def list_accounts(session: Session, role: Role) -> list[AccountView]:
@@ -102,9 +179,23 @@ def list_accounts(session: Session, role: Role) -> list[AccountView]:
     ):
         memberships.setdefault(login, []).append(client_id)
     return [
-        AccountView(a.login, a.role, a.is_admin, a.email, a.disabled, tuple(memberships.get(a.login, ())))
+        AccountView(
+            a.login,
+            a.role,
+            a.is_admin,
+            a.email,
+            a.disabled,
+            tuple(memberships.get(a.login, ())),
+            a.name,
+            a.last_sign_in_at,
+        )  # fmt: skip
         for a in accounts
     ]
+
+
+def _other_enabled_admins(session: Session, login: str) -> int:
+    return session.scalar(select(func.count()).select_from(Account).where(
+        Account.is_admin.is_(True), Account.disabled.is_(False), Account.login != login)) or 0  # fmt: skip
 
 
 def _get(session: Session, login: str) -> Account:

@@ -1,17 +1,19 @@
-"""Clients and their default folders."""
+"""Clients: their default folders, listing and search, the staff they are assigned to, archiving."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import BadRequest, Conflict, NotFound
-from davportal.core.models import Account, Client, Membership
+from davportal.core.models import Account, Client, Membership, Notice, utcnow
 from davportal.core.storage import Storage
-from policy import Role
+from davportal.notifications.digest import LEFT_OUT
+from davportal.services import audit
+from policy import Actor, Role, Target
 from policy.names import RESERVED_PREFIX
 from provisioning import templates
 from provisioning.matter_types import MatterType
@@ -26,6 +28,8 @@ class ClientView:
     name: str
     matter_type: str | None
     contacts: int
+    assigned_staff: str | None = None
+    archived: bool = False
 
 
 def add_client(
@@ -66,14 +70,51 @@ def set_type(session: Session, storage: Storage, client_id: str, matter_type: Ma
     return templates.give_folders(session, storage, client_id, matter_type)
 
 
-def assign(session: Session, client_id: str, staff_login: str) -> None:
+def assign(session: Session, client_id: str, staff_login: str | None, *, actor: Actor) -> None:
+    """Make a member of staff the client's contact at the firm (None: nobody)."""
+    client = _get(session, client_id)
+    if staff_login is not None:
+        staff = session.get(Account, staff_login)
+        if staff is None or staff.role != Role.STAFF.value:
+            raise NotFound(f"There is no staff login '{staff_login}'.")
+    if client.assigned_staff == staff_login:
+        return
+    client.assigned_staff = staff_login
+    detail = f"assigned to {staff_login}" if staff_login else "assigned to nobody"
+    audit.record(session, actor, "ASSIGN", Target((client_id,)), detail)
+
+
+def archive(session: Session, client_id: str, *, actor: Actor) -> bool:
+    """A client who left: their contacts lose access to it at once (their other clients stay),
+    staff keep its folders, the default lists leave it out. False when it already was archived."""
+    client = _get(session, client_id)
+    if client.archived_at is not None:
+        return False
+    client.archived_at = utcnow()
+    # Emails not yet sent to its contacts would point at documents they can no longer open.
+    session.execute(
+        update(Notice).where(Notice.client_id == client_id, Notice.to_staff.is_(False), Notice.message_id.is_(None))
+        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    audit.record(session, actor, "ARCHIVE", Target((client_id,)), "client archived")
+    return True
+
+
+def unarchive(session: Session, client_id: str, *, actor: Actor) -> bool:
+    """Undo `archive`: its contacts have access again. False when it was not archived."""
+    client = _get(session, client_id)
+    if client.archived_at is None:
+        return False
+    client.archived_at = None
+    audit.record(session, actor, "UNARCHIVE", Target((client_id,)), "client no longer archived")
+    return True
+
+
+def _get(session: Session, client_id: str) -> Client:
     client = session.get(Client, client_id)
     if client is None:
         raise NotFound(f"There is no client '{client_id}'.")
-    staff = session.get(Account, staff_login)
-    if staff is None or staff.role != Role.STAFF.value:
-        raise NotFound(f"There is no staff login '{staff_login}'.")
-    client.assigned_staff = staff_login
+    return client
 
 
 def check_client_id(client_id: str) -> None:
@@ -96,9 +137,34 @@ def ensure_folders(storage: Storage, client_id: str, folders: tuple[str, ...]) -
     return created
 
 
-def list_clients(session: Session) -> list[ClientView]:
-    counts = dict(session.execute(select(Membership.client_id, func.count()).group_by(Membership.client_id)).all())
+def list_clients(session: Session, *, search: str | None = None, include_archived: bool = False, offset: int = 0,
+                 limit: int | None = None, only_archived: bool = False) -> list[ClientView]:  # fmt: skip
+    """Clients by id, with their number of contacts, in one statement: a page of them (`offset`,
+    `limit`), those whose id or name contains `search` (in any case), archived ones if asked."""
+    contacts = select(func.count()).where(Membership.client_id == Client.id).correlate(Client).scalar_subquery()
+    query = _matching(select(Client, contacts.label("contacts")), search, include_archived, only_archived)
+    query = query.order_by(Client.id).offset(offset).limit(limit)
     return [
-        ClientView(c.id, c.name, c.matter_type, counts.get(c.id, 0))
-        for c in session.scalars(select(Client).order_by(Client.id))
+        ClientView(c.id, c.name, c.matter_type, count, c.assigned_staff, c.archived_at is not None)
+        for c, count in session.execute(query)
     ]
+
+
+def count_clients(session: Session, *, search: str | None = None, include_archived: bool = False,
+                  only_archived: bool = False) -> int:  # fmt: skip
+    """How many clients `list_clients` pages through: one statement."""
+    query = _matching(select(func.count()).select_from(Client), search, include_archived, only_archived)
+    return session.scalar(query) or 0
+
+
+def _matching(query: Select, search: str | None, include_archived: bool, only_archived: bool) -> Select:
+    where: list[ColumnElement[bool]] = [true()]
+    if only_archived:
+        where.append(Client.archived_at.is_not(None))
+    elif not include_archived:
+        where.append(Client.archived_at.is_(None))
+    if search and search.strip():
+        text = search.strip().lower()
+        where.append(or_(func.lower(Client.id).contains(text, autoescape=True),
+                         func.lower(Client.name).contains(text, autoescape=True)))  # fmt: skip
+    return query.where(*where)

@@ -10,6 +10,7 @@ must not open one client's folders to another client's contact.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,11 @@ from davportal.core.models import Account, Client, Membership
 from davportal.core.storage import Storage
 from policy import Role
 from provisioning import templates
-from provisioning.accounts import EMAIL_PATTERN, LOGIN_PATTERN
+from provisioning.accounts import EMAIL_PATTERN, LOGIN_PATTERN, NAME_LENGTH, checked_name
 from provisioning.clients import CLIENT_ID_PATTERN, ensure_folders
 from provisioning.matter_types import MatterTypes
 
-COLUMNS = ("id", "name", "matter_type", "contact_login", "contact_email", "existing_contact")
+COLUMNS = ("id", "name", "matter_type", "contact_login", "contact_email", "existing_contact", "contact_name")
 REQUIRED = ("id", "name")
 YES_NO = ("", "yes", "no")
 BATCH = 500
@@ -40,6 +41,7 @@ class Row:
     contact_login: str | None
     contact_email: str | None
     existing_contact: bool  # the file says the contact login is someone already there
+    contact_name: str | None = None  # a new contact's display name
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,14 @@ class Outcome:
     clients_unchanged: int = 0
     contacts_created: int = 0
     contacts_joined: int = 0  # existing contacts made a contact of one more client
+    contacts_invited: int = 0
     folders_created: int = 0
 
 
-def read(path: Path, session: Session, matter_types: MatterTypes) -> tuple[list[Row], list[BadRow]]:
-    """Parse and check every row against the file itself and the database."""
+def read(path: Path, session: Session, matter_types: MatterTypes, *,
+         invite: bool = False) -> tuple[list[Row], list[BadRow]]:  # fmt: skip
+    """Parse and check every row against the file itself and the database (`invite`: every new
+    contact is to be invited, so needs an email)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -81,8 +86,10 @@ def read(path: Path, session: Session, matter_types: MatterTypes) -> tuple[list[
         flag = fields.get("existing_contact", "").lower()
         row = Row(line, fields.get("id", ""), fields.get("name", ""), fields.get("matter_type") or None,
                   fields.get("contact_login") or None, fields.get("contact_email") or None,
-                  existing_contact=flag == "yes")  # fmt: skip
+                  existing_contact=flag == "yes", contact_name=fields.get("contact_name") or None)  # fmt: skip
         reason = "existing_contact must be yes, no or empty" if flag not in YES_NO else checker.problem(row)
+        if not reason and invite and row.contact_login and not row.contact_email and not row.existing_contact:
+            reason = f"'{row.contact_login}' cannot be invited without a contact_email"
         if reason:
             bad.append(BadRow(line, reason))
         else:
@@ -130,6 +137,8 @@ class _Checker:
             return f"'{row.contact_login}' is not a valid login"
         if row.contact_email and not EMAIL_PATTERN.match(row.contact_email):
             return f"'{row.contact_email}' is not a valid email address"
+        if row.contact_name and len(row.contact_name) > NAME_LENGTH:
+            return f"the contact_name is longer than {NAME_LENGTH} characters"
         return self._contact_problem(row) if row.contact_login else None
 
     def _contact_problem(self, row: Row) -> str | None:
@@ -176,8 +185,10 @@ def _same(email: str, other: str | None) -> bool:
 
 
 def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Row], matter_types: MatterTypes,
-                folders: tuple[str, ...], *, on_row=lambda row: None) -> Outcome:  # fmt: skip
-    """Write the checked rows, a batch per transaction (re-running after a stop is safe)."""
+                folders: tuple[str, ...], *, on_row=lambda row: None,
+                invite: Callable[[Session, str], None] | None = None) -> Outcome:  # fmt: skip
+    """Write the checked rows, a batch per transaction (re-running after a stop is safe);
+    `invite(session, login)` each new contact, in its row's transaction."""
     outcome = Outcome()
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
@@ -212,9 +223,14 @@ def import_rows(sessions: sessionmaker[Session], storage: Storage, rows: list[Ro
                     joining = (login, row.id) not in members
                     if login not in accounts:
                         # No password yet: the contact is sent an invitation or given one with `passwd`.
-                        session.add(Account(login=login, role=Role.CONTACT.value, email=row.contact_email))
+                        session.add(Account(login=login, role=Role.CONTACT.value, email=row.contact_email,
+                                            name=checked_name(row.contact_name)))  # fmt: skip
                         accounts.add(login)
                         outcome.contacts_created += 1
+                        if invite is not None:
+                            session.flush()
+                            invite(session, login)
+                            outcome.contacts_invited += 1
                     elif joining:
                         outcome.contacts_joined += 1
                     if joining:

@@ -21,12 +21,14 @@ from sqlalchemy import create_engine, text
 from davportal.app import make_app, portal_of
 from davportal.server import wsgi_server
 from davportal.services.portal import Portal
+from policy import Actor, Role
 from provisioning import accounts, clients
 
 POSTGRES_ENV = "DAVPORTAL_TEST_POSTGRES_URL"
 PASSWORD = "correct horse battery"
 TEAM = "Team's shared"
 CLIENT = "Client's shared"
+ADMIN = Actor("cli:test", Role.STAFF, is_admin=True)  # who makes the changes a test sets up
 
 
 def backends():

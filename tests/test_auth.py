@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from provisioning import accounts
-from tests.conftest import TEAM, basic_auth, raw_http
+from tests.conftest import ADMIN, TEAM, basic_auth, raw_http
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_a_disabled_login_is_refused_at_once(portal):
     alice = portal.as_user("alice")
     assert alice.propfind("/acme/").status_code == 207
     with portal.portal.sessions.begin() as session:
-        accounts.disable(session, "alice")
+        accounts.disable(session, "alice", actor=ADMIN)
     assert alice.propfind("/acme/").status_code == 401
     assert alice.request("GET", f"/acme/{TEAM}/").status_code == 401
 

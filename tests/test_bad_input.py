@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CLIENT, TEAM, basic_auth, raw_http
+from tests.conftest import ADMIN, CLIENT, TEAM, basic_auth, raw_http
 
 PROPFIND_BODY = b"<?xml version='1.0'?><D:propfind xmlns:D='DAV:'><D:prop><D:getetag/></D:prop></D:propfind>"
 
@@ -135,7 +135,7 @@ def test_unknown_and_disabled_logins(files):
     with files.portal.sessions.begin() as session:
         from provisioning import accounts
 
-        accounts.disable(session, "dora")
+        accounts.disable(session, "dora", actor=ADMIN)
     assert files.as_user("dora").propfind("/").status_code == 401
 
 

@@ -142,7 +142,7 @@ def test_describe_share_seen_audit_and_trash_commands(cli):
     assert [r["action"] for r in rows] == ["DESCRIBE", "SHARE", "UNSHARE"]
     assert all(r["login"].startswith("cli:") and r["path"] == "Matter/Letter.pdf" for r in rows)
     csv_lines = cli("audit", "--format", "csv", "--since", "2000-01-01").stdout.strip().splitlines()
-    assert csv_lines[0].startswith("at,login,role,action") and len(csv_lines) == 4
+    assert csv_lines[0].startswith("at,login,name,role,action") and len(csv_lines) == 4
     assert "DESCRIBE" in cli("audit").stdout
     assert cli("audit", "--user", "nobody").stdout.count("\n") == 1  # the header only
 

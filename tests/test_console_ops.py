@@ -348,3 +348,18 @@ def test_a_downloaded_trail_never_holds_a_spreadsheet_formula(ops, sam):
     assert [(row["path"], row["detail"]) for row in rows] == [(f"'{formula}.pdf", f"'{formula}")]
     as_json = sam.get(f"{ops.url}{ADMIN}/audit/export.json", params={"client": "formula"}).json()
     assert as_json[0]["detail"] == formula  # JSON is read by programs: as it was
+
+
+def test_the_audit_trail_filtered_by_a_date_range_a_path_and_an_action(ops, sam, trail):
+    def details(**query) -> list[str]:
+        return _details(sam.get(f"{ops.url}{ADMIN}/audit", params={"client": "audco", **query}).text)
+
+    # 2 and 3 March, both days whole: events 24 to 71.
+    assert details(**{"from": "2026-03-02", "to": "2026-03-03"}) == [f"event {n:03}" for n in range(71, 23, -1)]
+    assert details(to="2026-03-01") == [f"event {n:03}" for n in range(23, -1, -1)]
+    assert details(path=f"{TEAM}/doc 007.pdf") == ["event 007"]
+    assert details(path=TEAM, action="put") == [f"event {n:03}" for n in range(110, -1, -10)]
+    assert details(action="DELETE") == []
+    query = {"client": "audco", "action": "PUT", "from": "2026-03-02", "to": "2026-03-02"}
+    rows = list(csv.DictReader(io.StringIO(sam.get(f"{ops.url}{ADMIN}/audit/export.csv", params=query).text)))
+    assert [row["detail"] for row in rows] == ["event 030", "event 040"]

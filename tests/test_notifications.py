@@ -23,7 +23,7 @@ from aiosmtpd.smtp import AuthResult
 from davportal.core.models import utcnow
 from davportal.notifications.worker import send_round
 from provisioning import accounts, clients
-from tests.conftest import CLIENT, PASSWORD, TEAM
+from tests.conftest import ADMIN, CLIENT, PASSWORD, TEAM
 
 LATER = timedelta(minutes=10)  # past any digest window
 
@@ -79,7 +79,7 @@ def firm_mail(fresh_portal, smtp_port):
     running.add_client("beta", "Beta LLP")
     with running.portal.sessions.begin() as session:
         accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example")
-        clients.assign(session, "acme", "fiona")
+        clients.assign(session, "acme", "fiona", actor=ADMIN)
         for login, client_id in (("alice", "acme"), ("carol", "acme"), ("bob", "beta")):
             accounts.add_contact(session, login, client_id=client_id, password=PASSWORD,
                                  email=f"{login}@{client_id}.example")  # fmt: skip

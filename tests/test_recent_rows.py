@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import text
 
-from davportal.core.models import Membership
 from davportal.core.recent import LOGIN_TABLES, Recent
-from provisioning import accounts
-from tests.conftest import PASSWORD, TEAM, seed_firm
+from davportal.services.passwords import hash_secret
+from provisioning import accounts, clients
+from tests.conftest import ADMIN, PASSWORD, TEAM, seed_firm
 from tests.test_query_counts import StatementCounter
 
 
@@ -82,8 +82,9 @@ def test_a_warm_login_costs_no_statement(firm_on_a_clock):
 
 CHANGES = {
     "password changed": lambda s: accounts.set_password(s, "alice", "a brand new password"),
-    "login disabled": lambda s: accounts.disable(s, "alice"),
-    "taken off the client": lambda s: s.execute(delete(Membership).where(Membership.login == "alice")),
+    "login disabled": lambda s: accounts.disable(s, "alice", actor=ADMIN),
+    "taken off the client": lambda s: accounts.remove_from_client(s, "alice", "acme", actor=ADMIN),
+    "client archived": lambda s: clients.archive(s, "acme", actor=ADMIN),
 }
 
 
@@ -110,7 +111,7 @@ def test_a_password_changed_on_another_node_a_moment_ago_is_no_failure(firm_on_a
     assert _propfind_status(firm_on_a_clock, "alice") == 207
     with portal.engine.begin() as connection:  # as another node does, on storage that has not told yet
         connection.execute(text("UPDATE account SET password_hash = :h WHERE login = 'alice'"),
-                           {"h": accounts.hash_password("a brand new password")})  # fmt: skip
+                           {"h": hash_secret("a brand new password")})  # fmt: skip
     assert _propfind_status(firm_on_a_clock, "alice", "a brand new password") == 207
 
 

@@ -16,12 +16,12 @@ from urllib.parse import quote
 import pytest
 import requests
 import yaml
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, text
 
-from davportal.core.models import Membership
 from davportal.core.settings import settings_of
 from davportal.services.portal import Portal
-from tests.conftest import PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
+from provisioning import clients
+from tests.conftest import ADMIN, PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
 from tests.test_notifications import Inbox, _start_smtp
 
 pytestmark = [
@@ -170,15 +170,31 @@ def test_a_contact_taken_off_a_client_is_refused_by_every_node_at_once(cluster):
     for node in "ABC":
         for _ in range(4):
             assert fay.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
-    # As the admin console (or any process of the portal) does it: through the portal's sessions.
+    assert _davportal("contact", "remove", "fay", "--client", "acme", config=cluster["config"]).returncode == 0
+    for node in "ABC":
+        assert fay.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 404
+
+
+def test_an_archived_client_is_closed_to_its_contacts_by_every_node_at_once(cluster):
+    _davportal("contact", "add", "gus", "--client", "acme", "--password-stdin", config=cluster["config"],
+               stdin=PASSWORD + "\n")  # fmt: skip
+    gus = _as("gus")
+    for node in "ABC":
+        for _ in range(4):
+            assert gus.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
+    # As the admin console (or any process of the portal) does it: through the portal's service.
     portal = Portal(settings_of(yaml.safe_load(cluster["config"].read_text()), "cluster"))
     try:
         with portal.sessions.begin() as session:
-            session.execute(delete(Membership).where(Membership.login == "fay", Membership.client_id == "acme"))
+            clients.archive(session, "acme", actor=ADMIN)
+        for node in "ABC":
+            assert gus.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 404
+            assert _as("sam").request("PROPFIND", _url(cluster, node, "/acme/"),
+                                      headers={"Depth": "0"}).status_code == 207  # fmt: skip
     finally:
+        with portal.sessions.begin() as session:
+            clients.unarchive(session, "acme", actor=ADMIN)
         portal.engine.dispose()
-    for node in "ABC":
-        assert fay.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 404
 
 
 def test_two_senders_deliver_every_message_exactly_once(cluster):

@@ -12,7 +12,7 @@ from davportal.core.models import Notice
 from policy import Actor, Role
 from policy.documents import Audience, staff_told, told_of_arrival, told_of_write
 from provisioning import accounts, clients
-from tests.conftest import CLIENT, PASSWORD, TEAM
+from tests.conftest import ADMIN, CLIENT, PASSWORD, TEAM
 from tests.test_notifications import _cli, _documents, _send, _settings
 from tests.test_request_counts_web import WEB, signed_in
 
@@ -30,7 +30,7 @@ def _firm(fresh_portal, inbox, **notifications):
     running.add_client("beta", "Beta LLP")
     with running.portal.sessions.begin() as session:
         accounts.add_staff(session, "fiona", password=PASSWORD, email="fiona@dupont.example")
-        clients.assign(session, "acme", "fiona")
+        clients.assign(session, "acme", "fiona", actor=ADMIN)
         for login, client_id in (("alice", "acme"), ("bob", "beta"), ("dora", "acme"), ("dora", "beta")):
             accounts.add_contact(session, login, client_id=client_id, password=PASSWORD,
                                  email=f"{login}@clients.example")  # fmt: skip
@@ -168,7 +168,7 @@ def test_with_no_staff_address_and_no_assigned_staff_the_admins_are_told(fresh_p
         accounts.add_staff(session, "ada", password=PASSWORD, admin=True, email="ada@dupont.example")
         accounts.add_staff(session, "adam", password=PASSWORD, admin=True)  # no email: cannot be told
         accounts.add_staff(session, "olga", password=PASSWORD, admin=True, email="olga@dupont.example")
-        accounts.disable(session, "olga")
+        accounts.disable(session, "olga", actor=ADMIN)
         accounts.add_staff(session, "tom", password=PASSWORD, email="tom@dupont.example")  # not an admin
     assert running.as_user("bob").put(f"/beta/{CLIENT}/Bank statement.pdf", b"%PDF").status_code == 201
     assert running.as_user("alice").put(f"/acme/{CLIENT}/Payslip.pdf", b"%PDF").status_code == 201
@@ -191,7 +191,9 @@ def test_notify_status_says_who_hears_of_each_clients_uploads(fresh_portal, inbo
     assert "nobody" not in status.stderr
 
     with running.portal.sessions.begin() as session:
-        accounts.disable(session, "ada")
+        # Another admin, without an email address: the last enabled admin cannot be disabled.
+        accounts.add_staff(session, "adam", password=PASSWORD, admin=True)
+        accounts.disable(session, "ada", actor=ADMIN)
     status = _cli(running, tmp_path, "notify", "status")
     assert status.returncode == 0 and "  beta (Beta LLP): NOBODY\n" in status.stdout
     assert "Warning: nobody hears of uploads from beta (Beta LLP): set notifications.staff_address" in status.stderr

@@ -28,7 +28,7 @@ CONTACTS_QUERY = "JOIN membership ON membership.login = account.login"
 
 def _is_login_read(statement: str) -> bool:
     # The login's own row: a per-node login cache takes it off warm requests.
-    return statement.lstrip().startswith("SELECT account.login, account.role")
+    return statement.lstrip().startswith("SELECT account.login, ")
 
 
 class Transactions(StatementCounter):

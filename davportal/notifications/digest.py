@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import email.utils
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
 from typing import cast
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from davportal.core.models import Client, Document, Notice, OutboxMessage, utcnow
+from davportal.core.models import Account, Client, Document, Notice, utcnow
 from davportal.core.settings import Settings
 from davportal.core.storage import Storage
+from davportal.notifications.compose import outbox_message
+from policy import Role
 
 LEFT_OUT = -1  # a notice whose document was removed before the email went out
 WHAT = {"new": "new", "updated": "new version", "moved": "moved", "copied": "copied", "shared": "shared with you",
         "uploaded": "uploaded", "infected": "REFUSED: it contains a virus; not stored"}  # fmt: skip
-_templates = Environment(loader=PackageLoader("davportal.notifications"), autoescape=select_autoescape(["html.j2"]),
-                         trim_blocks=True, lstrip_blocks=True)  # fmt: skip
 
 
 def compose_due(session: Session, settings: Settings, storage: Storage, *, now: datetime | None = None) -> int:
@@ -92,19 +88,19 @@ def _message(session: Session, settings: Settings, recipient: str, notices: list
         subject = f"{firm}: {count} document{plural} uploaded by {', '.join(names.get(c, c) for c in client_ids)}"
     else:
         subject = f"{firm}: {count} new document{plural} for you"
-    context = {"name": notices[0].recipient_name, "firm": firm, "items": items, "to_staff": to_staff,
-               "subject": subject, "client_names": [names.get(c, c) for c in client_ids]}  # fmt: skip
-    mail = EmailMessage()
-    mail["Subject"] = subject
-    mail["From"] = Address(display_name=firm, addr_spec=settings.mail.from_address)
-    mail["To"] = recipient
-    mail["Date"] = email.utils.format_datetime(now)
-    domain = settings.mail.from_address.rpartition("@")[2] or "davportal.invalid"
-    message_id = email.utils.make_msgid(idstring="davportal", domain=domain)
-    mail["Message-ID"] = message_id
-    mail.set_content(_templates.get_template("digest.txt.j2").render(context))
-    mail.add_alternative(_templates.get_template("digest.html.j2").render(context), subtype="html")
-    return OutboxMessage(recipient=recipient, message_id=message_id, raw=mail.as_string(), next_attempt_at=now)
+    context = {"name": _greeting(session, notices[0]), "items": items, "to_staff": to_staff,
+               "client_names": [names.get(c, c) for c in client_ids]}  # fmt: skip
+    return outbox_message(settings, recipient, subject, "digest", context, now)
+
+
+def _greeting(session: Session, notice: Notice) -> str:
+    """Whom the email greets: the contact's display name, else their login; staff by the name of
+    the one staff login with that address, else as the firm's staff."""
+    if notice.to_staff:
+        found = session.execute(select(Account.name, Account.login).where(
+            Account.email == notice.recipient, Account.role == Role.STAFF.value).limit(2)).all()  # fmt: skip
+        return (found[0].name or found[0].login) if len(found) == 1 else notice.recipient_name
+    return session.scalar(select(Account.name).where(Account.login == notice.recipient_name)) or notice.recipient_name
 
 
 def _one_line(text: str | None) -> str | None:

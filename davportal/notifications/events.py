@@ -112,8 +112,12 @@ def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
     # The query leaves out accounts without an email.
     return cast("list[tuple[str, str, str]]", list(session.execute(
         select(Account.login, Account.email, Membership.participant_type)
+        .select_from(Account)
         .join(Membership, Membership.login == Account.login)
-        .where(Membership.client_id == client_id, Account.email.is_not(None), Account.disabled.is_(False))
+        .join(Client, Client.id == Membership.client_id)
+        # An archived client's contacts have no access to it: nothing to tell them.
+        .where(Membership.client_id == client_id, Account.email.is_not(None), Account.disabled.is_(False),
+               Client.archived_at.is_(None))
     ).all()))  # fmt: skip
 
 

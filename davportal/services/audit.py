@@ -8,13 +8,14 @@ import io
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from davportal.core.models import AuditEvent
+from davportal.core.models import Account, AuditEvent
 from policy import Actor, Target
 
-COLUMNS = ("at", "login", "role", "action", "client_id", "path", "destination", "status", "remote_addr", "detail")
+COLUMNS = ("at", "login", "name", "role", "action", "client_id", "path", "destination", "status", "remote_addr",
+           "detail")  # fmt: skip
 
 
 def record(session: Session, actor: Actor, action: str, target: Target, detail: str) -> None:
@@ -23,19 +24,46 @@ def record(session: Session, actor: Actor, action: str, target: Target, detail: 
                            path="/".join(target.below_client) or None, status=200, detail=detail))  # fmt: skip
 
 
-def events(session: Session, *, client_id: str | None = None, login: str | None = None,
-           since: datetime | None = None) -> list[dict]:  # fmt: skip
-    query = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
-    if client_id:
-        query = query.where(AuditEvent.client_id == client_id)
-    if login:
-        query = query.where(AuditEvent.login == login)
-    if since:
-        query = query.where(AuditEvent.at >= since)
+def events(session: Session, *, client_id: str | None = None, login: str | None = None, path: str | None = None,
+           action: str | None = None, since: datetime | None = None, until: datetime | None = None, offset: int = 0,
+           limit: int | None = None) -> list[dict]:  # fmt: skip
+    """The events that match every filter given, oldest first, with the login's display name:
+    `path` is a folder or file below the client root (everything in a folder matches), `since`
+    is inclusive and `until` exclusive; a page of them with `offset` and `limit`."""
+    query = _matching(select(AuditEvent, Account.name).outerjoin(Account, Account.login == AuditEvent.login),
+                      client_id, login, path, action, since, until)  # fmt: skip
+    query = query.order_by(AuditEvent.at, AuditEvent.id).offset(offset).limit(limit)
     return [
-        {column: getattr(event, column) for column in COLUMNS} | {"at": event.at.isoformat(timespec="seconds")}
-        for event in session.scalars(query)
+        {column: getattr(event, column, None) for column in COLUMNS}
+        | {"at": event.at.isoformat(timespec="seconds"), "name": name}
+        for event, name in session.execute(query)
     ]
+
+
+def count(session: Session, *, client_id: str | None = None, login: str | None = None, path: str | None = None,
+          action: str | None = None, since: datetime | None = None, until: datetime | None = None) -> int:  # fmt: skip
+    """How many events `events` pages through with the same filters."""
+    query = _matching(select(func.count()).select_from(AuditEvent), client_id, login, path, action, since, until)
+    return session.scalar(query) or 0
+
+
+def _matching(query: Select, client_id: str | None, login: str | None, path: str | None, action: str | None,
+              since: datetime | None, until: datetime | None) -> Select:  # fmt: skip
+    where: list[ColumnElement[bool]] = []
+    if client_id:
+        where.append(AuditEvent.client_id == client_id)
+    if login:
+        where.append(AuditEvent.login == login)
+    below = (path or "").strip("/")
+    if below:
+        where.append(or_(AuditEvent.path == below, AuditEvent.path.startswith(below + "/", autoescape=True)))
+    if action:
+        where.append(AuditEvent.action == action.upper())
+    if since:
+        where.append(AuditEvent.at >= since)
+    if until:
+        where.append(AuditEvent.at < until)
+    return query.where(*where)
 
 
 def as_csv(rows: list[dict]) -> str:

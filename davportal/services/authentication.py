@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.errors import TooManyAttempts
-from davportal.core.models import Account, AppPassword, LoginThrottle, Membership, utcnow
+from davportal.core.models import Account, AppPassword, Client, LoginThrottle, Membership, utcnow
 from davportal.core.paths import has_control_characters
 from davportal.core.recent import Recent
 from davportal.core.settings import Auth
@@ -117,7 +117,8 @@ class Authenticator:
 
     @staticmethod
     def _actor(account: Account, clients: dict[str, str]) -> Actor:
-        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients)
+        return Actor(login=account.login, role=Role(account.role), is_admin=account.is_admin, clients=clients,
+                     name=account.name)  # fmt: skip
 
     def actor_of(self, login: str) -> Actor | None:
         """The actor of a signed-in browser session (its password was checked at sign-in)."""
@@ -147,7 +148,10 @@ class Authenticator:
         with self.sessions() as session:
             rows = session.execute(
                 select(Account, Membership.client_id, Membership.participant_type, AppPassword.secret_hash)
-                .outerjoin(Membership, Membership.login == Account.login)
+                .select_from(Account)
+                # An archived client's contacts have no access to it (a contact of two keeps the other).
+                .outerjoin(Membership, (Membership.login == Account.login) & Membership.client_id.in_(
+                    select(Client.id).where(Client.archived_at.is_(None))))
                 .outerjoin(AppPassword, (AppPassword.login == Account.login) & (AppPassword.id == (app_id or -1)))
                 .where(Account.login == login)
             ).all()  # fmt: skip
@@ -198,7 +202,7 @@ class Authenticator:
                  for who, _ in counters]  # fmt: skip
         with self.sessions() as session:
             # A row another request inserted meanwhile is simply there: never a duplicate key.
-            session.execute(_insert(session).values(fresh).on_conflict_do_nothing())
+            session.execute(throttle_insert(session).values(fresh).on_conflict_do_nothing())
             taken: list[tuple[int, datetime | None]] = []
             for who, free in counters:
                 turn = self._take(session, who, network, free, now)
@@ -212,7 +216,7 @@ class Authenticator:
             session.rollback()  # neither counter moves for a try that is refused
             waits = session.scalars(select(LoginThrottle.not_before).where(
                 LoginThrottle.network == network, LoginThrottle.login.in_((login, EVERY_LOGIN)))).all()  # fmt: skip
-        latest = max((_aware(w) for w in waits), default=now)
+        latest = max((aware(w) for w in waits), default=now)
         seconds = max(1, math.ceil((latest - now).total_seconds()))
         _logger.warning("Login %r from %s refused for %d s after repeated failures", login, network, seconds)
         raise TooManyAttempts(f"Too many failed sign-ins: please wait {seconds} seconds and try again.",
@@ -257,6 +261,7 @@ class Authenticator:
                         not_before=LoginThrottle.not_before if attempt.network_until is None else reopened)
                 .execution_options(synchronize_session=False)
             )  # fmt: skip
+            record_sign_in(session, attempt.login, attempt.taken_at)
             if used_app is not None:
                 mark_used(session, used_app)  # "last used", shown to the user
 
@@ -264,6 +269,13 @@ class Authenticator:
         """The try was counted when it was reserved: a failure only goes to the log."""
         _logger.warning("Failed login for %r from %s (%s, failure %d)", attempt.login, attempt.remote_addr or "?",
                         "disabled" if disabled else "bad credentials", attempt.failures)  # fmt: skip
+
+
+def record_sign_in(session: Session, login: str, at: datetime) -> None:
+    """The login's last sign-in, shown to admins. Core, not the ORM: the time of a sign-in changes
+    nothing the per-node caches keep, so it must not make every process read every login again
+    (as an ORM write to the account table does)."""
+    session.connection().execute(update(Account).where(Account.login == login).values(last_sign_in_at=at))
 
 
 def plausible_login(login: str) -> bool:
@@ -281,12 +293,12 @@ def unblock(session: Session, login: str) -> int:
     return result.rowcount
 
 
-def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
+def throttle_insert(session: Session) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT, which has ON CONFLICT (SQLite 3.24 and later, PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(LoginThrottle)
     return sqlite.insert(LoginThrottle)
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone

@@ -24,13 +24,18 @@ def new_secret() -> str:
     return pyotp.random_base32()
 
 
+def setup_link(secret: str, login: str, issuer: str) -> str:
+    """The otpauth:// address an authenticator app opens (on the phone itself) or reads from the QR code."""
+    import pyotp  # see above
+
+    return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=issuer)
+
+
 def qr_svg(secret: str, login: str, issuer: str) -> str:
     """The enrolment QR code for an authenticator app, as an SVG data URI."""
-    import pyotp  # see above
     import segno  # see above
 
-    uri = pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=issuer)
-    return segno.make(uri, error="m").svg_data_uri(scale=5)
+    return segno.make(setup_link(secret, login, issuer), error="m").svg_data_uri(scale=5)
 
 
 def code_is_valid(secret: str, code: str) -> bool:
@@ -44,9 +49,14 @@ def enable(session: Session, login: str, secret: str, code: str) -> list[str]:
     if not code_is_valid(secret, code):
         raise BadRequest("That code is not right: check the time on your phone and try the next one.")
     account = _account(session, login)
-    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
     account.totp_secret = secret
-    account.recovery_codes = [hash_secret(code) for code in codes]
+    return new_recovery_codes(session, login)
+
+
+def new_recovery_codes(session: Session, login: str) -> list[str]:
+    """Fresh recovery codes (shown once); the earlier ones stop working."""
+    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+    _account(session, login).recovery_codes = [hash_secret(code) for code in codes]
     return codes
 
 

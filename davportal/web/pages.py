@@ -30,8 +30,9 @@ class WebPages(BaseMiddleware):
         if target.is_collection:
             actor = request.actor
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-            context = common_context(environ, actor) | folder_context(environ, actor, environ["PATH_INFO"],
-                                                                      query.get("q", ""))  # fmt: skip
+            context = common_context(environ, actor) | folder_context(
+                environ, actor, environ["PATH_INFO"], query.get("q", ""), include_archived=query.get("archived") == "1"
+            )
             return respond(environ, start_response, "200 OK", "folder.html", context,
                            extra=[set_cookie(environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
         if "versions" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):

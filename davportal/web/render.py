@@ -21,7 +21,8 @@ PAGE_CSP = (
 templates = Environment(loader=PackageLoader("davportal.web"), autoescape=select_autoescape(["html"]))
 
 
-def page_headers(environ: dict, body: bytes | None, *, extra=()) -> list[tuple[str, str]]:
+def page_headers(environ: dict, body: bytes | None, *, extra=(),
+                 referrer: str = "same-origin") -> list[tuple[str, str]]:  # fmt: skip
     """A page's headers; with no body, for a page written as it goes (sent in chunks)."""
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),
@@ -29,7 +30,7 @@ def page_headers(environ: dict, body: bytes | None, *, extra=()) -> list[tuple[s
         ("Content-Security-Policy", PAGE_CSP),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
-        ("Referrer-Policy", "same-origin"),
+        ("Referrer-Policy", referrer),  # "no-referrer" on a page whose address holds a secret
         ("Cache-Control", "no-store"),
         ("Date", util.get_rfc1123_time()),
         *extra,
@@ -39,9 +40,10 @@ def page_headers(environ: dict, body: bytes | None, *, extra=()) -> list[tuple[s
     return headers
 
 
-def respond(environ, start_response, status: str, template: str, context: dict, *, extra=()):
+def respond(environ, start_response, status: str, template: str, context: dict, *, extra=(),
+            referrer: str = "same-origin"):  # fmt: skip
     body = templates.get_template(template).render(web=WEB, **context).encode("utf-8")
-    start_response(status, page_headers(environ, body, extra=extra))
+    start_response(status, page_headers(environ, body, extra=extra, referrer=referrer))
     return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
 
 

@@ -69,5 +69,14 @@ def still_good(signed: Signed, account: Account | None) -> bool:
             and secrets.compare_digest(signed.password_fingerprint, fingerprint(account.password_hash)))  # fmt: skip
 
 
+def keep_only(session: Session, token: str, login: str, password_hash: str | None) -> None:
+    """After the login's own password change: this browser stays signed in, every other one is
+    signed out (they would be refused anyway: their fingerprint is of the old password)."""
+    session.execute(delete(WebSession).where(WebSession.login == login, WebSession.token_hash != _hash(token)))
+    row = session.get(WebSession, _hash(token))
+    if row is not None:
+        row.password_fingerprint = fingerprint(password_hash)
+
+
 def end(session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == _hash(token)))

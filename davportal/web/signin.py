@@ -8,16 +8,17 @@ as for Basic auth. Unsafe methods from a session must carry its CSRF token.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib.resources import files
 from urllib.parse import quote
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from davportal.core.errors import NotFound, PortalError, TooManyAttempts
-from davportal.core.models import Account
+from davportal.core.errors import NotFound, TooManyAttempts
+from davportal.core.models import Account, utcnow
 from davportal.services import two_factor
+from davportal.services.authentication import record_sign_in
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from davportal.web import actions, console, health, sessions
@@ -98,6 +99,8 @@ class WebSignIn(BaseMiddleware):
 
     # --- the page routes ---------------------------------------------------------------
     def _route(self, environ, start_response, route: str, signed: SignedIn | None):
+        from davportal.web import account  # it imports this module (SignedIn, the sign-in cookie)
+
         method = environ["REQUEST_METHOD"]
         if route == health.PATH.removeprefix(WEB) and method in ("GET", "HEAD"):
             down = health.check(self.portal)
@@ -113,13 +116,15 @@ class WebSignIn(BaseMiddleware):
                 environ, start_response, next_path=_local(_query(environ).get("next")))  # fmt: skip
         if route == "/logout" and method == "POST":
             return self._logout(environ, start_response, signed)
+        if route in account.PUBLIC_ROUTES and method in ("GET", "HEAD", "POST"):
+            return account.public(self.portal, environ, start_response, route)
         if signed is None:
             return redirect(start_response, f"{WEB}/login")
         if route == "/login/code" and signed.pending == SecondStep.CODE:
             return self._code(environ, start_response, signed)
         # Not while a code is due: the page could turn on two-factor with a new secret, passing it by.
         if route == "/account" and signed.pending != SecondStep.CODE and may_use(signed.actor, Tool.ACCOUNT):
-            return self._account(environ, start_response, signed)
+            return account.account_page(self.portal, environ, start_response, signed)
         if signed.pending:
             return redirect(start_response, _second_step_url(signed.pending))
         actor = signed.actor
@@ -179,6 +184,7 @@ class WebSignIn(BaseMiddleware):
         with self.portal.sessions.begin() as session:
             token, _ = sessions.start(session, actor.login, account.password_hash, lifetime,
                                       pending=pending.value if pending else None)  # fmt: skip
+            record_sign_in(session, actor.login, utcnow())  # even when the password was verified a moment ago
         cookie = set_cookie(environ, sessions.COOKIE, token, max_age=int(lifetime.total_seconds()))
         used = set_cookie(environ, LOGIN_CSRF_COOKIE, "", max_age=0)
         after = _second_step_url(pending, next_path) if pending else quote(next_path)
@@ -210,43 +216,6 @@ class WebSignIn(BaseMiddleware):
                            context | {"next": next_path, "error": "That code is not right."})  # fmt: skip
         authenticator.succeeded(attempt)
         return redirect(start_response, quote(next_path))
-
-    def _account(self, environ, start_response, signed: SignedIn):
-        """Two-factor enrolment and app passwords."""
-        login, account = signed.login, signed.account
-        two_factor_on = bool(account.totp_secret)
-        shown_once, recovery_codes, error = "", [], ""
-        if environ["REQUEST_METHOD"] == "POST":
-            form = _form(environ)
-            _require_token(form.get("csrf"), signed.csrf)
-            try:
-                with self.portal.sessions.begin() as session:
-                    action = form.get("action")
-                    if action == "enable" and not two_factor_on:  # a new secret never replaces the one in use
-                        recovery_codes = two_factor.enable(session, login, form.get("secret", ""), form.get("code", ""))
-                        shown_once, two_factor_on = "Two-factor sign-in is on.", True
-                        sessions.complete(session, cookies(environ)[sessions.COOKIE])
-                        signed = replace(signed, session=replace(signed.session, pending=None))
-                    elif action == "create" and not signed.pending:
-                        shown_once = two_factor.create_app_password(session, login, form.get("name", ""))
-                    elif action == "revoke" and not signed.pending:
-                        two_factor.revoke_app_password(session, login, int(form.get("id", "0") or 0))
-            except PortalError as refused:
-                error = refused.reason
-        with self.portal.sessions() as session:
-            apps = two_factor.list_app_passwords(session, login)
-        secret = two_factor.new_secret()
-        actor = signed.actor if not signed.pending else None
-        context = common_context(environ, actor) | {
-            "two_factor": two_factor_on, "must_enrol": signed.pending == SecondStep.ENROL, "secret": secret,
-            "qr": two_factor.qr_svg(secret, login, self.portal.settings.firm_name), "shown_once": shown_once,
-            "recovery_codes": recovery_codes,
-            "app_passwords": [{"id": a.id, "name": a.name, "created": _day(a.created_at),
-                               "last_used": _day(a.last_used_at)} for a in apps],
-        }  # fmt: skip
-        if error:
-            context |= {"message": error, "message_kind": "error"}
-        return respond(environ, start_response, "200 OK", "account.html", context)
 
     def _logout(self, environ, start_response, signed: SignedIn | None):
         form = _form(environ)

@@ -28,13 +28,15 @@ HOME_WORDS = {Audience.CLIENT: "Your documents", Audience.FIRM: "All clients"}
 PREVIEWABLE = {"pdf", "png", "jpg", "jpeg", "gif", "webp"}
 
 
-def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> dict:
+def folder_context(environ: dict, actor: Actor, path: str, query: str = "", *, include_archived: bool = False) -> dict:
     context = RequestContext.of(environ)
     portal, provider = context.portal, environ["wsgidav.provider"]
     resource = provider.get_resource_inst(path, environ)
     parts = context.parts(path)
     rules = context.rules(parts[0] if parts else None)
     names = client_names(portal) if len(parts) <= 1 else {}
+    # Staff's list of clients leaves out those archived unless asked (their folders stay open).
+    hidden = archived_clients(portal) if not parts and not include_archived else set()
     audience = audience_of(actor)
     words = AREA_WORDS[audience]
     tools = {tool: may_use(actor, tool) for tool in Tool}
@@ -45,6 +47,8 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
         target = Target(member_parts, exists=True, is_collection=member.is_collection,
                         uploaded_by=facts.uploaded_by if facts else None)  # fmt: skip
         letters = permissions(actor, target, rules) if len(member_parts) >= 2 else "G"
+        if len(member_parts) == 1 and member.name in hidden:
+            continue
         label = names.get(member.name, member.name) if len(member_parts) == 1 else member.name
         if query and query.casefold() not in f"{member.name} {label}".casefold():
             continue
@@ -74,7 +78,7 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "") -> d
         "here_path": path if path.endswith("/") else path + "/",
         "here_url": quote(path if path.endswith("/") else path + "/"),
         "can_upload": may_create and len(parts) >= 2, "can_mkdir": may_create,
-        "search": not parts and tools[Tool.FIND_CLIENT], "query": query,
+        "search": not parts and tools[Tool.FIND_CLIENT], "query": query, "include_archived": include_archived,
         "max_bytes": uploads.max_bytes, "max_size": human_size(uploads.max_bytes),
         "allowed_types": "" if "*" in (types := uploads.allowed_extensions) else ",".join(types),
     }  # fmt: skip
@@ -117,6 +121,11 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
 def client_names(portal) -> dict[str, str]:
     with portal.sessions() as session:
         return dict(session.execute(select(Client.id, Client.name)).all())
+
+
+def archived_clients(portal) -> set[str]:
+    with portal.sessions() as session:
+        return set(session.scalars(select(Client.id).where(Client.archived_at.is_not(None))))
 
 
 def crumbs_of(parts: tuple[str, ...], names: dict[str, str], home: str) -> list[dict]:

@@ -13,6 +13,7 @@ import base64
 
 import pytest
 
+from tests.conftest import ADMIN
 from tests.security.conftest import PASSWORD, TEAM_Q, send
 
 
@@ -22,7 +23,7 @@ def auth_firm(lenient_firm):
     from provisioning import accounts
 
     with lenient_firm.portal.sessions.begin() as session:
-        accounts.disable(session, "dora")
+        accounts.disable(session, "dora", actor=ADMIN)
     return lenient_firm
 
 

@@ -4,7 +4,7 @@ and the filtered rows as a CSV or JSON download. The filters are the audit servi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from davportal.core.errors import BadRequest, NotFound
@@ -30,7 +30,10 @@ class Field:
 FIELDS = (
     Field("client", "Client"),
     Field("user", "Login"),
+    Field("path", "Folder or file"),
+    Field("action", "Action"),
     Field("from", "From", "date"),
+    Field("to", "To (included)", "date"),
 )
 
 
@@ -57,18 +60,22 @@ def _filters(visit: Visit) -> tuple[dict, list[str]]:
             problems.append(f'"{text}" is not a date: write it as 2026-01-31.')
             return None
 
-    since = day("from")
+    since, to = day("from"), day("to")
     filters = {"client_id": query.get("client", "").strip() or None, "login": query.get("user", "").strip() or None,
-               "since": since}  # fmt: skip
+               "path": query.get("path", "").strip() or None, "action": query.get("action", "").strip() or None,
+               "since": since, "until": to + timedelta(days=1) if to else None}  # fmt: skip
     return filters, problems
 
 
 def _trail(visit: Visit):
     filters, problems = _filters(visit)
     with visit.portal.sessions() as session:
-        rows = [] if problems else audit.events(session, **filters)
-    page = paging(visit, len(rows))
-    newest_first = rows[::-1][page.offset : page.offset + page.size]
+        page = paging(visit, 0 if problems else audit.count(session, **filters))
+        # The service reads oldest first: the newest page is the last rows of its order.
+        end = page.total - page.offset
+        start = max(0, end - page.size)
+        rows = audit.events(session, **filters, offset=start, limit=end - start) if end > 0 else []
+    newest_first = rows[::-1]
     kept = urlencode({k: v for k, v in visit.query.items() if v and k != "page"})
     return visit.page("console_audit.html", {
         "fields": [(field, visit.query.get(field.name, "")) for field in FIELDS], "rows": newest_first,

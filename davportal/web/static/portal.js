@@ -8,6 +8,18 @@
       if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
     });
   });
+  // A new password's length, in words, as it is typed; the server checks the rest (common, own name).
+  document.querySelectorAll("input[data-strength]").forEach(function (input) {
+    var out = document.getElementById(input.dataset.strength);
+    var rules = out.textContent;
+    input.addEventListener("input", function () {
+      var missing = input.minLength - input.value.length;
+      if (!input.value) { out.textContent = rules; }
+      else if (missing > 0) { out.textContent = missing + " more character" + (missing === 1 ? "" : "s") + ", please."; }
+      else if (missing > -6) { out.textContent = "Long enough. Longer is stronger."; }
+      else { out.textContent = "Long: good."; }
+    });
+  });
   var zone = document.getElementById("upload");
   if (!zone) { return; }
   var picker = document.getElementById("files");
