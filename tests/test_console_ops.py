@@ -131,6 +131,21 @@ def test_a_push_shows_its_dry_run_then_each_client_as_it_goes_and_its_conflicts(
     assert "Archive" in PushRecord(ops.types_file).last("family-law")  # as the command line records it
 
 
+def test_a_damaged_record_of_the_last_push_is_said_on_the_page(ops, sam):
+    record = PushRecord(ops.types_file).path
+    before = record.read_bytes() if record.exists() else None
+    record.write_text("- not a mapping\n")
+    try:
+        page = sam.get(f"{ops.url}{ADMIN}/matter-types/annual-tax-return/push")
+        assert page.status_code == 200 and "the record of the last push cannot be read" in page.text
+        assert "were never given out from here before" in page.text  # and so its rules are listed
+    finally:
+        if before is None:
+            record.unlink()
+        else:
+            record.write_bytes(before)
+
+
 def test_an_unknown_matter_type_is_not_found(ops, sam):
     for method in ("GET", "POST"):
         answer = sam.request(method, f"{ops.url}{ADMIN}/matter-types/no-such-type/push", data={"csrf": sam.csrf})

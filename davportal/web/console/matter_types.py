@@ -59,13 +59,16 @@ def _listing(visit: Visit):
 def _dry_run(visit: Visit, matter_type: MatterType):
     portal = visit.portal
     record = _record(visit)
-    last = record.last(matter_type.id)
+    try:
+        last, unreadable = record.last(matter_type.id), ""
+    except PortalError as problem:  # the record of the last push is damaged: say so, compare with nothing
+        last, unreadable = None, problem.reason
     would = templates.push(portal.sessions, portal.storage, matter_type, dry_run=True, actor=visit.actor,
                            record=record)  # fmt: skip
     by_folder = Counter(folder for report in would.reports for folder in report.created)
     return visit.page("console_matter_type_push.html", {
         "type": matter_type, "would": would, "by_folder": sorted(by_folder.items()),
-        "changes": rule_changes(last, matter_type) if last is not None else None,
+        "changes": rule_changes(last, matter_type) if last is not None else None, "unreadable": unreadable,
         "rules": [(folder, aspects_of(rule)) for folder, rule in folder_rules(matter_type).items()],
     })  # fmt: skip
 
