@@ -10,7 +10,7 @@ must not open one client's folders to another client's contact.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,20 +66,29 @@ def read(path: Path, session: Session, matter_types: MatterTypes, *,
     contact is to be invited, so needs an email)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in reader.fieldnames or []]
-            missing = [c for c in REQUIRED if c not in header]
-            unknown = [c for c in header if c not in COLUMNS]
-            if missing or unknown:
-                raise BadRequest(
-                    f"{path}, line 1: the header must name the columns {', '.join(COLUMNS)} "
-                    f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(unknown) or '-'})"
-                )
-            raw = [(reader.line_num, {k.strip(): (v or "").strip() for k, v in r.items() if k}) for r in reader]
+            return check(fh, session, matter_types, source=str(path), invite=invite)
     except OSError as exc:
         raise BadRequest(f"{path}: cannot read the file ({exc.strerror})") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
         raise BadRequest(f"{path}: not a UTF-8 CSV file ({exc})") from None
+
+
+def check(lines: Iterable[str], session: Session, matter_types: MatterTypes, *, source: str,
+          invite: bool = False) -> tuple[list[Row], list[BadRow]]:  # fmt: skip
+    """`read` for a file's text (an upload, say); `source` names it in the reasons."""
+    try:
+        reader = csv.DictReader(lines)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in REQUIRED if c not in header]
+        unknown = [c for c in header if c not in COLUMNS]
+        if missing or unknown:
+            raise BadRequest(
+                f"{source}, line 1: the header must name the columns {', '.join(COLUMNS)} "
+                f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(unknown) or '-'})"
+            )
+        raw = [(reader.line_num, {k.strip(): (v or "").strip() for k, v in r.items() if k}) for r in reader]
+    except csv.Error as exc:
+        raise BadRequest(f"{source}: not a UTF-8 CSV file ({exc})") from None
     checker = _Checker(session, matter_types)
     rows, bad = [], []
     for line, fields in raw:

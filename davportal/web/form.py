@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs
 
-from davportal.core.errors import NotAllowed
+from davportal.core.errors import BadRequest, NotAllowed, TooLarge
 
 MAX_FORM_BYTES = 64 * 1024
 OUT_OF_DATE = "This page is out of date: reload it and try again."
@@ -43,3 +45,34 @@ def local(path: str | None) -> str:
     if not path or not path.startswith("/") or path.startswith(("//", "/\\")):
         return "/"
     return path
+
+
+def read_multipart(environ, limit: int) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """A multipart/form-data body of at most `limit` bytes: its fields, and its files by field
+    (file name, content). A larger body is refused before any of it is read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise TooLarge(f"The file is too large: at most {limit // (1024 * 1024)} MB can be sent at once.")
+    content_type = environ.get("CONTENT_TYPE", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise BadRequest("The form was not sent as expected: reload the page and try again.")
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgidav.all_input_read"] = 1
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body)
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = (filename, content)
+        else:
+            fields[name] = content.decode("utf-8", "replace")
+    return fields, files

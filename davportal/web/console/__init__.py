@@ -8,13 +8,16 @@ audits it; a page only reads, asks and shows.
 from __future__ import annotations
 
 from davportal.core.errors import NotFound
-from davportal.web.console import audit, email, matter_types, overview, trash
+from davportal.web.console import audit, clients, contacts, email, matter_types, overview, staff, trash
 from davportal.web.console.visit import PREFIX, Section, Visit
 from policy.pages import may_administer
 
 # The console's sections, in the order of its menu: each a module with `handle(visit)`.
 SECTIONS: dict[str, Section] = {
     "": Section("Overview", overview.handle),
+    "clients": Section("Clients", clients.handle),
+    "contacts": Section("Contacts", contacts.handle),
+    "staff": Section("Staff", staff.handle),
     matter_types.SLUG: Section("Matter types", matter_types.handle),
     trash.SLUG: Section("Trash", trash.handle),
     audit.SLUG: Section("Audit trail", audit.handle),
