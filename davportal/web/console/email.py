@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from davportal.core.errors import NotFound, PortalError
+from davportal.core.errors import NotFound
 from davportal.notifications import outbox
+from davportal.web.console.acting import attempt
 from davportal.web.console.ids import number
 from davportal.web.console.visit import Visit
 
@@ -35,19 +36,17 @@ def _status(visit: Visit):
 
 def _retry(visit: Visit):
     message_id = number(visit.form.get("message"), "email")
-    try:
-        with visit.portal.sessions.begin() as session:
-            message = outbox.retry(session, message_id, actor=visit.actor)
-            recipient = message.recipient
-    except NotFound:
-        raise  # an id that names nothing: the 404 page, not a message
-    except PortalError as refused:
-        return visit.done(refused.reason, visit.url(SLUG), ok=False)
-    return visit.done(f"The email to {recipient} will be sent again.", visit.url(SLUG))
+
+    def retry(session, actor) -> str:
+        return f"The email to {outbox.retry(session, message_id, actor=actor).recipient} will be sent again."
+
+    return attempt(visit, visit.url(SLUG), retry)
 
 
 def _retry_failed(visit: Visit):
     _ = visit.form  # reading it checks its token: a page out of date sends nothing again
-    with visit.portal.sessions.begin() as session:
-        count = outbox.retry_failed(session, actor=visit.actor)
-    return visit.done(f"{count} email(s) that could not be sent will be sent again.", visit.url(SLUG))
+
+    def retry_all(session, actor) -> str:
+        return f"{outbox.retry_failed(session, actor=actor)} email(s) that could not be sent will be sent again."
+
+    return attempt(visit, visit.url(SLUG), retry_all)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from davportal.web.console.acting import PAGE_SIZE, page_of
 from davportal.web.console.visit import Visit
-
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,5 @@ class Paging:
 
 def paging(visit: Visit, total: int, size: int = PAGE_SIZE) -> Paging:
     """The page the query asks for, within the pages there are (a page past the end shows the last)."""
-    asked = visit.query.get("page", "1")
-    number = int(asked) if asked.isdigit() and int(asked) > 0 else 1
     pages = max(1, -(-total // size))
-    return Paging(min(number, pages), total, size, dict(visit.query))
+    return Paging(min(page_of(visit.query), pages), total, size, dict(visit.query))

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from davportal.core.errors import NotFound, PortalError
+from davportal.core.errors import NotFound
 from davportal.core.models import Client
 from davportal.services import trash
+from davportal.web.console.acting import attempt
 from davportal.web.console.ids import number
 from davportal.web.console.paging import paging
 from davportal.web.console.visit import Visit
@@ -46,15 +47,12 @@ def _listing(visit: Visit):
 
 def _restore(visit: Visit):
     item_id = number(visit.form.get("item"), "item in the trash")
-    back = visit.url(SLUG) + _kept_filter(visit)
-    try:
-        with visit.portal.sessions.begin() as session:
-            restored = trash.restore(session, visit.portal.storage, item_id, actor=visit.actor)
-    except NotFound:
-        raise  # an id that names nothing: the 404 page, not a message
-    except PortalError as refused:
-        return visit.done(refused.reason, back, ok=False)
-    return visit.done(f"Restored to {restored.client_id}/{restored.path}.", back)
+
+    def restore(session, actor) -> str:
+        restored = trash.restore(session, visit.portal.storage, item_id, actor=actor)
+        return f"Restored to {restored.client_id}/{restored.path}."
+
+    return attempt(visit, visit.url(SLUG) + _kept_filter(visit), restore)
 
 
 def _confirm_purge(visit: Visit):
@@ -75,21 +73,16 @@ def _purge(visit: Visit):
     if sent.get("confirm") != "yes":
         again = visit.url(SLUG, "purge") + (f"?item={item_id}" if item_id is not None else "")
         return visit.done("Nothing was deleted: tick the box to confirm.", again, ok=False)
-    storage, actor = visit.portal.storage, visit.actor
-    try:
-        with visit.portal.sessions.begin() as session:
-            if item_id is not None:
-                item = trash.purge_item(session, storage, item_id, actor=actor)
-                message = f"{item.client_id}/{item.path} is deleted for good."
-            else:
-                days = visit.portal.settings.trash.retention_days
-                count = trash.purge(session, storage, older_than=timedelta(days=days), actor=actor)
-                message = f"{count} item(s) deleted more than {days:g} day(s) ago are deleted for good."
-    except NotFound:
-        raise  # an id that names nothing: the 404 page, not a message
-    except PortalError as refused:
-        return visit.done(refused.reason, visit.url(SLUG), ok=False)
-    return visit.done(message, visit.url(SLUG))
+    storage, days = visit.portal.storage, visit.portal.settings.trash.retention_days
+
+    def purge(session, actor) -> str:
+        if item_id is not None:
+            item = trash.purge_item(session, storage, item_id, actor=actor)
+            return f"{item.client_id}/{item.path} is deleted for good."
+        count = trash.purge(session, storage, older_than=timedelta(days=days), actor=actor)
+        return f"{count} item(s) deleted more than {days:g} day(s) ago are deleted for good."
+
+    return attempt(visit, visit.url(SLUG), purge)
 
 
 def _kept_filter(visit: Visit) -> str:
