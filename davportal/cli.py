@@ -22,7 +22,7 @@ from davportal.app import check_port, wsgidav_config
 from davportal.core.errors import PortalError
 from davportal.core.models import Account
 from davportal.core.outages import Unreachable, database_at, outage_of, without_secrets
-from davportal.core.paths import ref_url, split_path
+from davportal.core.paths import split_path
 from davportal.core.settings import CONFIG_ENV, load_config, settings_of
 from davportal.demo import create_demo_firm
 from davportal.notifications import events, outbox
@@ -402,20 +402,16 @@ def matter_type_push(config, source, type_id, dry_run):
             reporter.say(("(dry run) " if dry_run else "") + report.summary())
             reporter.step()
 
-        reports = templates.push(portal.sessions, portal.storage, matter_type, dry_run=dry_run, on_client=on_client)
-    created = sum(len(r.created) for r in reports)
-    conflicts = sum(len(r.conflicts) for r in reports)
+        done = templates.push(portal.sessions, portal.storage, matter_type, dry_run=dry_run,
+                              actor=command_line_actor(), record=record, on_client=on_client)  # fmt: skip
+    conflicts = len(done.conflicts)
     verb = "would be created" if dry_run else "created"
-    if created == 0 and conflicts == 0:
-        click.echo(f"Nothing to create: all {len(reports)} client(s) of {type_id} have every folder.")
+    if done.created == 0 and conflicts == 0:
+        click.echo(f"Nothing to create: all {len(done.reports)} client(s) of {type_id} have every folder.")
     else:
-        click.echo(f"{len(reports)} client(s): {created} folder(s) {verb}, {conflicts} conflict(s).")
-    if not dry_run:
-        try:
-            record.remember(matter_type)
-        except OSError as exc:
-            click.echo(f"davportal: the rules pushed could not be recorded in {record.path} ({exc.strerror}): "
-                       "the next push will compare with an older record.", err=True)  # fmt: skip
+        click.echo(f"{len(done.reports)} client(s): {done.created} folder(s) {verb}, {conflicts} conflict(s).")
+    if done.unrecorded:
+        click.echo(f"davportal: {done.unrecorded}", err=True)
     if conflicts:
         sys.exit(1)
 
@@ -748,20 +744,34 @@ def trash_restore(config, source, item_id):
     """Put a deleted document back (beside the original name if that is taken)."""
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        restored = trash.restore(session, portal.storage, item_id,
-                                 url_of=lambda c, p, folder: ref_url(c, p, is_folder=folder))  # fmt: skip
+        restored = trash.restore(session, portal.storage, item_id, actor=command_line_actor())
     click.echo(f"Restored to {restored.client_id}/{restored.path}.")
 
 
 @command(trash_group, "purge")
 @click.option("--older-than", "days", type=float, help="Days in the trash (default: the retention period).")
-def trash_purge(config, source, days):
-    """Delete for good what has been in the trash longer than the retention period."""
+@click.option("--item", "item_id", type=int, help="Only this item (its id), whatever its age.")
+@click.option("--dry-run", is_flag=True, help="Only say what would go.")
+def trash_purge(config, source, days, item_id, dry_run):
+    """Delete for good what has been in the trash longer than the retention period, or one item."""
+    if item_id is not None and days is not None:
+        raise click.UsageError("Give --item or --older-than, not both.")
     portal = _portal(config, source)
-    days = portal.settings.trash.retention_days if days is None else days
+    verb = "Would purge" if dry_run else "Purged"
     with portal.sessions.begin() as session:
-        count = trash.purge(session, portal.storage, older_than=timedelta(days=days))
-    click.echo(f"Purged {count} item(s) deleted more than {days:g} day(s) ago.")
+        if item_id is not None:
+            item = trash.find(session, item_id)
+            if not dry_run:
+                trash.purge_item(session, portal.storage, item_id, actor=command_line_actor())
+            click.echo(f"{verb} {item.client_id}/{item.path} for good.")
+            return
+        days = portal.settings.trash.retention_days if days is None else days
+        older_than = timedelta(days=days)
+        if dry_run:
+            count = trash.count_older(session, older_than=older_than)
+        else:
+            count = trash.purge(session, portal.storage, older_than=older_than, actor=command_line_actor())
+    click.echo(f"{verb} {count} item(s) deleted more than {days:g} day(s) ago.")
 
 
 @main.group("versions")
@@ -889,12 +899,19 @@ def notify_status(config, source):
 
 
 @command(notify_group, "retry")
-@click.argument("message_id", type=int)
-def notify_retry(config, source, message_id):
-    """Queue a failed email again."""
+@click.argument("message_id", type=int, required=False)
+@click.option("--all-failed", is_flag=True, help="Every email that could not be sent.")
+def notify_retry(config, source, message_id, all_failed):
+    """Queue a failed email again (its id, from `notify status`), or every failed one."""
+    if (message_id is None) == (not all_failed):
+        raise click.UsageError("Give an email's id or --all-failed (one of them).")
     portal = _portal(config, source)
     with portal.sessions.begin() as session:
-        outbox.retry(session, message_id)
+        if all_failed:
+            count = outbox.retry_failed(session, actor=command_line_actor())
+            click.echo(f"{count} failed email(s) will be sent again.")
+            return
+        outbox.retry(session, message_id, actor=command_line_actor())
     click.echo(f"Email {message_id} will be sent again.")
 
 

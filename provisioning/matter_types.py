@@ -144,8 +144,13 @@ _ASPECTS = (
 )
 
 
+def aspects_of(rule: Rule) -> list[tuple[str, str]]:
+    """A rule in plain words, aspect by aspect: [("readers", "staff, client"), ...]."""
+    return [(label, aspect(rule)) for label, aspect in _ASPECTS]
+
+
 def describe_rule(rule: Rule) -> str:
-    return "; ".join(f"{label}: {aspect(rule)}" for label, aspect in _ASPECTS)
+    return "; ".join(f"{label}: {value}" for label, value in aspects_of(rule))
 
 
 def rule_changes(before: Mapping[str, Rule], after: MatterType) -> list[str]:

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from davportal.core.models import Client, ProvisionedFolder
 from davportal.core.storage import Storage
-from provisioning.matter_types import MatterType
+from davportal.services import audit
+from policy import Actor, Target
+from provisioning.matter_types import MatterType, PushRecord
 
 BATCH = 500  # clients per transaction: an interrupted push loses at most this much bookkeeping
 
@@ -83,13 +85,31 @@ def give_folders(session: Session, storage: Storage, client_id: str, matter_type
     return report
 
 
+@dataclass
+class Push:
+    reports: list[ClientReport] = field(default_factory=list)
+    unrecorded: str = ""  # why the rules pushed could not be recorded, when they could not
+
+    @property
+    def created(self) -> int:
+        return sum(len(report.created) for report in self.reports)
+
+    @property
+    def conflicts(self) -> list[tuple[str, str, str]]:
+        """(client id, folder, why it was left alone) for every folder left alone."""
+        return [(report.client_id, folder, why) for report in self.reports for folder, why in report.conflicts]
+
+
 def push(sessions: sessionmaker[Session], storage: Storage, matter_type: MatterType, *, dry_run: bool,
-         on_client=lambda report: None) -> list[ClientReport]:  # fmt: skip
-    """Every client of the type gets the folders it lacks, a batch of clients per transaction."""
+         actor: Actor, record: PushRecord, on_client=lambda report: None) -> Push:  # fmt: skip
+    """Every client of the type gets the folders it lacks, a batch of clients per transaction.
+
+    A real push is audited and its rules recorded, for the next push to say what changed since.
+    """
     with sessions() as session:
         client_ids = list(session.scalars(
             select(Client.id).where(Client.matter_type == matter_type.id).order_by(Client.id)))  # fmt: skip
-    reports = []
+    done = Push()
     for start in range(0, len(client_ids), BATCH):
         batch = client_ids[start : start + BATCH]
         with sessions.begin() as session:
@@ -98,9 +118,19 @@ def push(sessions: sessionmaker[Session], storage: Storage, matter_type: MatterT
                 report = apply_template(storage, client_id, matter_type, provisioned[client_id], dry_run=dry_run)
                 if not dry_run:
                     remember(session, report, provisioned[client_id])
-                reports.append(report)
+                done.reports.append(report)
                 on_client(report)
-    return reports
+    if dry_run:
+        return done
+    with sessions.begin() as session:
+        audit.record(session, actor, "PUSH", Target(()), f"matter type {matter_type.id}: {len(done.reports)} "
+                     f"client(s), {done.created} folder(s) created, {len(done.conflicts)} conflict(s)")  # fmt: skip
+    try:
+        record.remember(matter_type)
+    except OSError as exc:
+        done.unrecorded = (f"the rules pushed could not be recorded in {record.path} ({exc.strerror}): "
+                           "the next push will compare with an older record.")  # fmt: skip
+    return done
 
 
 def count_clients(sessions: sessionmaker[Session], matter_type: MatterType) -> int:

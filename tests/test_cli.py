@@ -294,3 +294,36 @@ def test_a_frozen_database_at_start_is_one_line(tmp_path):
         listener.close()
     assert result.returncode == 1
     assert result.stderr == f"davportal: cannot reach the database at 127.0.0.1:{port} (connection timeout expired)\n"
+
+
+def test_trash_and_email_commands_say_what_they_would_do_and_audit_who_asked(cli):
+    import json
+
+    from davportal.core.paths import ref_url
+    from davportal.core.settings import load_config, settings_of
+    from davportal.services import trash
+    from davportal.services.portal import Portal
+
+    assert cli("client", "add", "acme", "--name", "Acme Ltd").exit_code == 0
+    (cli.storage / "acme" / "Team's shared" / "a.pdf").write_bytes(b"a")
+    portal = Portal(settings_of(*load_config(os.environ["DAVPORTAL_CONFIG"])))
+    path = "Team's shared/a.pdf"
+    with portal.sessions.begin() as session:
+        item = trash.put_in_trash(session, portal.storage, client_id="acme", path=path, is_folder=False,
+                                  deleted_by="alice", property_url=ref_url("acme", path, is_folder=False))  # fmt: skip
+        item_id = item.id
+    portal.engine.dispose()
+    dry = cli("trash", "purge", "--item", str(item_id), "--dry-run")
+    assert dry.exit_code == 0 and dry.stdout == "Would purge acme/Team's shared/a.pdf for good.\n"
+    assert cli("trash", "purge", "--dry-run").stdout == "Would purge 0 item(s) deleted more than 30 day(s) ago.\n"
+    assert cli("trash", "purge", "--item", str(item_id), "--older-than", "1").exit_code == 2
+    assert cli("trash", "restore", str(item_id)).stdout == "Restored to acme/Team's shared/a.pdf.\n"
+    assert (cli.storage / "acme" / "Team's shared" / "a.pdf").read_bytes() == b"a"
+    assert "no item" in cli("trash", "purge", "--item", str(item_id)).stderr
+
+    assert cli("notify", "retry").exit_code == 2
+    assert cli("notify", "retry", "1", "--all-failed").exit_code == 2
+    assert cli("notify", "retry", "--all-failed").stdout == "0 failed email(s) will be sent again.\n"
+    rows = json.loads(cli("audit", "--format", "json").stdout)
+    assert [r["action"] for r in rows] == ["TRASH-RESTORE", "EMAIL-RETRY"]
+    assert all(r["login"].startswith("cli:") for r in rows)

@@ -10,9 +10,11 @@ import pytest
 from lxml import etree
 
 from davportal.core.models import AuditEvent, utcnow
-from davportal.core.paths import ref_url
 from davportal.services import trash
+from policy import Actor, Role
 from tests.conftest import CLIENT, TEAM
+
+ADMIN = Actor("sam", Role.STAFF, is_admin=True)
 
 NS = "urn:davportal"
 
@@ -150,8 +152,7 @@ def test_delete_goes_to_the_trash_and_can_be_restored(firm, matter):
     assert item.deleted_by == "alice"
     alice.put(own, b"a new file with the same name")
     with firm.portal.sessions.begin() as session:
-        restored = trash.restore(session, firm.portal.storage, item.id,
-                                 url_of=lambda c, p, folder: ref_url(c, p, is_folder=folder))  # fmt: skip
+        restored = trash.restore(session, firm.portal.storage, item.id, actor=ADMIN)
     assert restored.path.endswith(" (restored).pdf")
     assert alice.request("GET", f"/acme/{restored.path}").content == b"my upload"
     # restored with its record: still the contact's own upload
@@ -167,8 +168,7 @@ def test_folders_go_to_the_trash_whole(firm, matter):
     deleted = matter.strip("/").split("/", 1)[1] + "/Sub"
     with firm.portal.sessions.begin() as session:
         item = next(i for i in trash.list_items(session, "acme") if i.path == deleted)
-        trash.restore(session, firm.portal.storage, item.id,
-                      url_of=lambda c, p, folder: ref_url(c, p, is_folder=folder))  # fmt: skip
+        trash.restore(session, firm.portal.storage, item.id, actor=ADMIN)
     assert _props(sam, matter + "Sub/a.pdf", f"{{{NS}}}description")["a.pdf"][f"{{{NS}}}description"] == "kept"
 
 
@@ -180,9 +180,9 @@ def test_purge_after_the_retention_period(firm, matter):
         item = next(i for i in trash.list_items(session, "acme") if i.path.endswith("old.pdf"))
         stored = firm.portal.storage.root / trash.TRASH_FOLDER / item.stored_as
         assert stored.exists()
-        assert trash.purge(session, firm.portal.storage, older_than=timedelta(days=30), now=utcnow()) == 0
+        assert trash.purge(session, firm.portal.storage, older_than=timedelta(days=30), actor=None, now=utcnow()) == 0
         later = utcnow() + timedelta(days=30, seconds=1)
-        assert trash.purge(session, firm.portal.storage, older_than=timedelta(days=30), now=later) >= 1
+        assert trash.purge(session, firm.portal.storage, older_than=timedelta(days=30), actor=None, now=later) >= 1
     assert not stored.exists()
 
 

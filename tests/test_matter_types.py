@@ -188,9 +188,11 @@ def test_dry_run_changes_nothing(admin):
 
 
 def test_an_interrupted_push_can_be_run_again(admin):
+    from davportal.cli import command_line_actor
     from davportal.core.settings import load_config, settings_of
     from davportal.services.portal import Portal
     from provisioning import templates
+    from provisioning.matter_types import PushRecord
 
     for n in range(6):
         admin("client", "add", f"c{n}", "--name", f"C{n}", "--matter-type", "family-law")
@@ -208,6 +210,7 @@ def test_an_interrupted_push_can_be_run_again(admin):
 
     with pytest.raises(KeyboardInterrupt):
         templates.push(portal.sessions, portal.storage, portal.matter_types["family-law"], dry_run=False,
+                       actor=command_line_actor(), record=PushRecord(admin.templates),
                        on_client=interrupt_after_three)  # fmt: skip
     portal.engine.dispose()
     result = admin("matter-type", "push", "family-law")

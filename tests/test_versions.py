@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from davportal.cli import main
 from davportal.core.models import TrashItem, Version, utcnow
-from davportal.core.paths import ref_url
 from davportal.services import trash, versions
 from policy import Actor, Role, Target, default_rules
 from policy.versions import keeps_versions, may_restore, may_see_version, sets_aside
@@ -140,8 +139,7 @@ def test_deleting_trashes_the_versions_and_restoring_brings_them_back(firm, fold
     with firm.portal.sessions.begin() as session:
         assert versions.of_document(session, "acme", below) == []
         [item] = [i for i in trash.list_items(session, "acme") if i.path == below]
-        trash.restore(session, firm.portal.storage, item.id,
-                      url_of=lambda c, p, is_folder: ref_url(c, p, is_folder=is_folder))  # fmt: skip
+        trash.restore(session, firm.portal.storage, item.id, actor=Actor("sam", Role.STAFF, is_admin=True))
     assert sam.request("GET", doc).content == b"v2"
     assert [v["size"] for v in _listed(sam, doc)] == ["2"]
 
@@ -158,7 +156,8 @@ def test_the_trash_purge_removes_the_versions_with_the_document(firm, folder):
         files = [versions.file_of(firm.portal.storage, v) for v in kept]
         assert files and all(f.exists() for f in files)
         item_id = session.scalars(select(TrashItem.id).where(TrashItem.path == below)).one()
-        trash.purge(session, firm.portal.storage, older_than=timedelta(0), now=utcnow() + timedelta(seconds=1))
+        later = utcnow() + timedelta(seconds=1)
+        trash.purge(session, firm.portal.storage, older_than=timedelta(0), actor=None, now=later)
     with firm.portal.sessions() as session:
         assert session.get(TrashItem, item_id) is None
         assert not session.scalars(select(Version).where(Version.path == below)).all()

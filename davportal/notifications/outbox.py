@@ -15,10 +15,12 @@ from typing import cast
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from davportal.core.errors import NotFound
+from davportal.core.errors import Conflict, NotFound
 from davportal.core.models import Notice, OutboxMessage, utcnow
 from davportal.core.outages import cause_of
 from davportal.core.settings import Mail
+from davportal.services import audit
+from policy import Actor, Target
 
 _logger = logging.getLogger("davportal.mail")
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -105,10 +107,33 @@ def _attempt_failed(sessions, mail: Mail, message_id: int, exc: Exception, now: 
     return gave_up
 
 
-def retry(session: Session, message_id: int) -> None:
+def find(session: Session, message_id: int) -> OutboxMessage:
     message = session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound(f"There is no email {message_id} in the outbox.")
+    return message
+
+
+def retry(session: Session, message_id: int, *, actor: Actor) -> OutboxMessage:
+    """Send an email again from its first attempt; one already sent is not sent twice."""
+    message = find(session, message_id)
+    if message.status == SENT:
+        raise Conflict(f"Email {message_id} to {message.recipient} was sent already: it is not sent twice.")
+    _queue_again(message)
+    audit.record(session, actor, "EMAIL-RETRY", Target(()), f"email {message_id} to {message.recipient} queued again")
+    return message
+
+
+def retry_failed(session: Session, *, actor: Actor) -> int:
+    """Every email given up on, queued again; how many."""
+    failed = session.scalars(select(OutboxMessage).where(OutboxMessage.status == FAILED).with_for_update()).all()
+    for message in failed:
+        _queue_again(message)
+    audit.record(session, actor, "EMAIL-RETRY", Target(()), f"{len(failed)} failed email(s) queued again")
+    return len(failed)
+
+
+def _queue_again(message: OutboxMessage) -> None:
     message.status, message.attempts, message.next_attempt_at, message.claimed_until = PENDING, 0, utcnow(), None
 
 

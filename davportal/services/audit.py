@@ -75,8 +75,16 @@ def as_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({column: _as_text(value) for column, value in row.items()} for row in rows)
     return out.getvalue()
+
+
+def _as_text(value):
+    # A file name such as "=HYPERLINK(...)" would run as a formula in a spreadsheet: a leading
+    # quote makes the cell plain text (the OWASP advice for CSV exports).
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 def as_json(rows: list[dict]) -> str:

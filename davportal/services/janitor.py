@@ -31,8 +31,9 @@ class Janitor(threading.Thread):
         retention = versions.Retention(kept.keep, kept.keep_days)
         try:
             with self.portal.sessions.begin() as session:
-                purged = trash.purge(session, self.portal.storage,
-                                     older_than=timedelta(days=settings.retention_days))  # fmt: skip
+                # The retention period's own purge: no admin asked for it, so no audit row.
+                purged = trash.purge(session, self.portal.storage, older_than=timedelta(days=settings.retention_days),
+                                     actor=None)  # fmt: skip
                 old = versions.purge(session, self.portal.storage, retention)
             if purged or old:
                 _logger.info("Purged %d item(s) from the trash and %d earlier version(s).", purged, old)

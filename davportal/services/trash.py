@@ -8,14 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import NotFound
 from davportal.core.models import DeadProperty, Document, TrashItem, utcnow
+from davportal.core.paths import ref_url
 from davportal.core.storage import Storage
-from davportal.services import versions
+from davportal.services import audit, versions
 from davportal.services.documents import under
+from policy import Actor, Target
 from policy.names import RESERVED_PREFIX
 
 TRASH_FOLDER = RESERVED_PREFIX + "trash"  # in the storage root: reserved, never listed
@@ -51,11 +53,9 @@ def put_in_trash(session: Session, storage: Storage, *, client_id: str, path: st
     return item
 
 
-def restore(session: Session, storage: Storage, item_id: int, *, url_of) -> Restored:
+def restore(session: Session, storage: Storage, item_id: int, *, actor: Actor) -> Restored:
     """Put it back where it was, or beside it with a suffix when that place is taken."""
-    item = session.get(TrashItem, item_id)
-    if item is None:
-        raise NotFound(f"There is no item {item_id} in the trash.")
+    item = find(session, item_id)
     parts = item.path.split("/")
     holder = storage.root / TRASH_FOLDER / item.stored_as
     target = storage.path_of((item.client_id, *parts))
@@ -73,31 +73,76 @@ def restore(session: Session, storage: Storage, item_id: int, *, url_of) -> Rest
         session.add(Document(**{**row, "client_id": item.client_id, "path": path + row["path"],
                                 "uploaded_at": datetime.fromisoformat(row["uploaded_at"])}))  # fmt: skip
     versions.from_trash(session, item.id, was=item.path, now=path)
-    base_url = url_of(item.client_id, path, item.is_folder)
+    base_url = ref_url(item.client_id, path, is_folder=item.is_folder)
     for row in item.records["properties"]:
         session.merge(DeadProperty(url=base_url + row["url"], name=row["name"], value=row["value"]))
     session.delete(item)
+    detail = f"restored from the trash (item {item_id}, deleted by {item.deleted_by} from {item.path})"
+    audit.record(session, actor, "TRASH-RESTORE", Target((item.client_id, *path.split("/"))), detail)
     return Restored(item.client_id, path)
 
 
-def purge(session: Session, storage: Storage, *, older_than: timedelta, now: datetime | None = None) -> int:
-    """Delete for good what has been in the trash longer than `older_than`."""
+def purge(session: Session, storage: Storage, *, older_than: timedelta, actor: Actor | None,
+          now: datetime | None = None) -> int:  # fmt: skip
+    """Delete for good what has been in the trash longer than `older_than`.
+
+    `actor` is the admin who asked, audited; None for the portal's own purge after the retention period.
+    """
     cutoff = (now or utcnow()) - older_than
     # Every node may purge at once: each takes the rows no other has locked.
     items = session.scalars(
         select(TrashItem).where(TrashItem.deleted_at <= cutoff).with_for_update(skip_locked=True)).all()  # fmt: skip
+    _delete(session, storage, list(items))
+    if actor is not None:
+        days = older_than / timedelta(days=1)
+        audit.record(session, actor, "TRASH-PURGE", Target(()),
+                     f"{len(items)} item(s) deleted more than {days:g} day(s) ago purged")  # fmt: skip
+    return len(items)
+
+
+def purge_item(session: Session, storage: Storage, item_id: int, *, actor: Actor) -> TrashItem:
+    """Delete one item for good, whatever its age."""
+    item = find(session, item_id)
+    _delete(session, storage, [item])
+    audit.record(session, actor, "TRASH-PURGE", Target((item.client_id, *item.path.split("/"))),
+                 f"purged from the trash (item {item_id}, deleted by {item.deleted_by})")  # fmt: skip
+    return item
+
+
+def _delete(session: Session, storage: Storage, items: list[TrashItem]) -> None:
     for item in items:
         shutil.rmtree(storage.root / TRASH_FOLDER / item.stored_as, ignore_errors=True)
         session.delete(item)
     versions.purge_trashed(session, storage, [item.id for item in items])
-    return len(items)
 
 
-def list_items(session: Session, client_id: str | None = None) -> list[TrashItem]:
-    query = select(TrashItem).order_by(TrashItem.deleted_at.desc())
+def count_older(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """How many items `purge` would delete now: what a dry run or a confirmation says."""
+    cutoff = (now or utcnow()) - older_than
+    return session.scalar(select(func.count()).where(TrashItem.deleted_at <= cutoff)) or 0
+
+
+def find(session: Session, item_id: int) -> TrashItem:
+    item = session.get(TrashItem, item_id)
+    if item is None:
+        raise NotFound(f"There is no item {item_id} in the trash.")
+    return item
+
+
+def list_items(session: Session, client_id: str | None = None, *, offset: int = 0,
+               limit: int | None = None) -> list[TrashItem]:  # fmt: skip
+    """Newest first; a page of them with `offset` and `limit`."""
+    query = select(TrashItem).order_by(TrashItem.deleted_at.desc(), TrashItem.id.desc())
     if client_id:
         query = query.where(TrashItem.client_id == client_id)
-    return list(session.scalars(query))
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_items(session: Session, client_id: str | None = None) -> int:
+    query = select(func.count()).select_from(TrashItem)
+    if client_id:
+        query = query.where(TrashItem.client_id == client_id)
+    return session.scalar(query) or 0
 
 
 def _restored_name(name: str, n: int) -> str:

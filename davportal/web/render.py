@@ -21,10 +21,12 @@ PAGE_CSP = (
 templates = Environment(loader=PackageLoader("davportal.web"), autoescape=select_autoescape(["html"]))
 
 
-def page_headers(environ: dict, body: bytes, *, extra=(), referrer: str = "same-origin") -> list[tuple[str, str]]:
+def page_headers(environ: dict, body: bytes | None, *, extra=(),
+                 referrer: str = "same-origin") -> list[tuple[str, str]]:  # fmt: skip
+    """A page's headers; with no body, for a page written as it goes (sent in chunks)."""
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Length", str(len(body))),
+        *([("Content-Length", str(len(body)))] if body is not None else []),
         ("Content-Security-Policy", PAGE_CSP),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
@@ -43,6 +45,15 @@ def respond(environ, start_response, status: str, template: str, context: dict, 
     body = templates.get_template(template).render(web=WEB, **context).encode("utf-8")
     start_response(status, page_headers(environ, body, extra=extra, referrer=referrer))
     return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+
+def respond_as_it_goes(environ, start_response, template: str, context: dict):
+    """A page sent while it is being written: for work that shows its progress (no transaction
+    may stay open while it streams)."""
+    start_response("200 OK", page_headers(environ, None))
+    if environ["REQUEST_METHOD"] == "HEAD":
+        return [b""]
+    return (piece.encode("utf-8") for piece in templates.get_template(template).generate(web=WEB, **context))
 
 
 def redirect(start_response, location: str, *, extra=()):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import yaml
+from markupsafe import escape
 from sqlalchemy import func, select
 
-from davportal.core.models import Account, Client, LoginThrottle, Membership
+from davportal.core.models import Account, AuditEvent, Client, LoginThrottle, Membership, OutboxMessage, TrashItem
+from davportal.notifications.outbox import FAILED, SENT
 from davportal.web.console import SECTIONS
-from tests.conftest import Browser, signed_in
+from tests.conftest import TEAM, Browser, signed_in
 
 CONSOLE = "/.davportal-web/admin"
 # Every section's page, and an address below it that no section has.
@@ -55,6 +60,150 @@ def test_basic_auth_does_not_open_it(firm):
     """The console is for a browser's session; a drive's password opens no page of it."""
     answer = Browser().get(firm.url + CONSOLE, auth=("sam", "correct horse battery"), allow_redirects=False)
     assert answer.status_code in (303, 404)
+
+
+# --- the console's matter types, trash, audit trail and email: every page and action -----------
+
+MARKUP = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture(scope="module")
+def things(firm) -> dict[str, int]:
+    """What the actions name: an item in the trash and an email given up on."""
+    sam = firm.as_user("sam")
+    assert sam.put(f"/acme/{TEAM}/kept.pdf", b"kept").status_code == 201
+    assert sam.request("DELETE", f"/acme/{TEAM}/kept.pdf").status_code == 204
+    with firm.portal.sessions.begin() as session:
+        item = session.scalars(select(TrashItem).where(TrashItem.path == f"{TEAM}/kept.pdf")).one()
+        message = OutboxMessage(recipient="alice@acme.example", message_id=f"<{uuid.uuid4().hex}@test>", raw="x",
+                                status=FAILED, attempts=3, last_error="550 no such mailbox")  # fmt: skip
+        session.add(message)
+        session.flush()
+        return {"item": item.id, "message": message.id}
+
+
+# Every route of these sections, with the form an action sends (ids filled in from `things`).
+ROUTES = [
+    ("GET", "/matter-types", None),
+    ("GET", "/matter-types/family-law/push", None),
+    ("POST", "/matter-types/family-law/push", {}),
+    ("GET", "/trash", None),
+    ("GET", "/trash?client=acme&page=2", None),
+    ("POST", "/trash/restore", {"item": "item"}),
+    ("GET", "/trash/purge", None),
+    ("GET", "/trash/purge?item={item}", None),
+    ("POST", "/trash/purge", {"item": "item", "confirm": "yes"}),
+    ("POST", "/trash/purge", {"confirm": "yes"}),
+    ("GET", "/audit", None),
+    ("GET", "/audit?client=acme&user=sam&from=2020-01-01", None),
+    ("GET", "/audit/export.csv", None),
+    ("GET", "/audit/export.json", None),
+    ("GET", "/email", None),
+    ("POST", "/email/retry", {"message": "message"}),
+    ("POST", "/email/retry-failed", {}),
+]
+
+
+def _send(browser, firm, things, method: str, route: str, form: dict | None, *, csrf: str | None = None):
+    url = firm.url + CONSOLE + route.format(**things)
+    data = None if form is None else {"csrf": browser.csrf if csrf is None else csrf,
+                                      **{k: things.get(v, v) for k, v in form.items()}}  # fmt: skip
+    return browser.request(method, url, data=data, headers={"Accept": "text/html"}, allow_redirects=False)
+
+
+def _unchanged(firm, things) -> tuple:
+    """What the actions would change: the trash item, the email, the audit trail's length."""
+    with firm.portal.sessions() as session:
+        return (
+            session.get(TrashItem, things["item"]) is not None,
+            session.get(OutboxMessage, things["message"]).status,
+            session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.login == "sam")),
+        )
+
+
+@pytest.mark.parametrize("method, route, form", ROUTES)
+@pytest.mark.parametrize("who", ["staff", "contact"])
+def test_nobody_else_reaches_a_page_or_action(firm, browsers, things, who, method, route, form):
+    before = _unchanged(firm, things)
+    answer = _send(browsers[who], firm, things, method, route, form)
+    assert answer.status_code == 404 and "Administration" not in answer.text
+    assert _unchanged(firm, things) == before
+
+
+@pytest.mark.parametrize("method, route, form", [r for r in ROUTES if r[0] == "POST"])
+@pytest.mark.parametrize("token", ["", "not-the-token"])
+def test_an_action_without_the_token_changes_nothing(firm, browsers, things, method, route, form, token):
+    before = _unchanged(firm, things)
+    answer = _send(browsers["admin"], firm, things, method, route, form, csrf=token)
+    if route.startswith("/matter-types"):
+        assert answer.status_code == 404  # this firm has no matter types: nothing to push
+    else:
+        assert answer.status_code == 403 and "out of date" in answer.text
+    assert _unchanged(firm, things) == before
+
+
+@pytest.mark.parametrize("method, route, form, sentence", [
+    ("POST", "/trash/restore", {"item": "99999999"}, "There is no item 99999999 in the trash."),
+    ("POST", "/trash/restore", {"item": "../1"}, "There is no such item in the trash."),
+    ("POST", "/trash/restore", {}, "There is no such item in the trash."),
+    ("POST", "/trash/purge", {"item": "99999999", "confirm": "yes"}, "There is no item 99999999 in the trash."),
+    ("GET", "/trash/purge?item=99999999", None, "There is no item 99999999 in the trash."),
+    ("GET", "/trash/purge?item=1e3", None, "There is no such item in the trash."),
+    ("POST", "/email/retry", {"message": "99999999"}, "There is no email 99999999 in the outbox."),
+    ("POST", "/email/retry", {"message": "-1"}, "There is no such email."),
+    ("GET", "/matter-types/%3Cb%3Eodd/push", None, "There is no matter type '<b>odd'."),
+    ("POST", "/matter-types/nope/push", {}, "There is no matter type"),
+    ("GET", "/audit/export.xml", None, "Not found."),
+    ("POST", "/audit", {}, "Not found."),
+])  # fmt: skip
+def test_ids_that_name_nothing_are_not_found(firm, browsers, things, method, route, form, sentence):
+    before = _unchanged(firm, things)
+    answer = _send(browsers["admin"], firm, things, method, route, form)
+    assert answer.status_code == 404 and sentence in answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain")  # what the id said is never markup
+    assert _unchanged(firm, things) == before
+
+
+def test_hostile_names_and_details_are_shown_as_text(firm, browsers):
+    with firm.portal.sessions.begin() as session:
+        session.add(TrashItem(client_id="acme", path=f"{TEAM}/{MARKUP}.pdf", deleted_by="sam", stored_as="none",
+                              records={"documents": [], "properties": []}))  # fmt: skip
+        session.add(AuditEvent(login="sam", role="staff", action="GET", client_id="marked", path=f"{MARKUP}.pdf",
+                               status=200, detail=MARKUP))  # fmt: skip
+        session.add(OutboxMessage(recipient=f"{MARKUP}@acme.example", message_id=f"<{uuid.uuid4().hex}@test>",
+                                  raw="x", status=FAILED, last_error=MARKUP))  # fmt: skip
+    admin = browsers["admin"]
+    for page in ("/trash?client=acme", "/audit?client=marked", "/email"):
+        text = admin.get(firm.url + CONSOLE + page).text
+        assert MARKUP not in text and str(escape(MARKUP)) in text, page
+
+
+def test_a_hostile_matter_type_name_is_shown_as_text(fresh_portal, tmp_path):
+    types = tmp_path / "types.yaml"
+    folder = "Tom & Jerry's"  # a folder name cannot hold < > or "
+    types.write_text(yaml.safe_dump({"matter_types": {"odd": {"name": MARKUP, "folders": [{"path": folder}]}}}))
+    running = fresh_portal(matter_types_file=str(types))
+    running.add_staff("sam", admin=True)
+    admin = signed_in(running.url, "sam")
+    for page in ("/matter-types", "/matter-types/odd/push"):
+        text = admin.get(running.url + CONSOLE + page).text
+        assert MARKUP not in text and str(escape(MARKUP)) in text, page
+        assert folder not in text and str(escape(folder)) in text, page
+
+
+def test_a_refusal_is_a_message_not_an_error(firm, browsers, things):
+    """A service's refusal (an email sent already) is said on the page, and changes nothing."""
+    with firm.portal.sessions.begin() as session:
+        sent = OutboxMessage(recipient="carol@acme.example", message_id=f"<{uuid.uuid4().hex}@test>", raw="x",
+                             status=SENT)  # fmt: skip
+        session.add(sent)
+        session.flush()
+        sent_id = sent.id
+    answer = browsers["admin"].post(firm.url + CONSOLE + "/email/retry",
+                                    data={"csrf": browsers["admin"].csrf, "message": sent_id})  # fmt: skip
+    assert answer.status_code == 200 and "was sent already: it is not sent twice" in answer.text
+    with firm.portal.sessions() as session:
+        assert session.get(OutboxMessage, sent_id).status == SENT
 
 
 # --- the Clients, Contacts and Staff sections: every page and action ---------------------------------

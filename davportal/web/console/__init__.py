@@ -8,7 +8,7 @@ audits it; a page only reads, asks and shows.
 from __future__ import annotations
 
 from davportal.core.errors import NotFound
-from davportal.web.console import clients, contacts, overview, staff
+from davportal.web.console import audit, clients, contacts, email, matter_types, overview, staff, trash
 from davportal.web.console.visit import PREFIX, Section, Visit
 from policy.pages import may_administer
 
@@ -18,6 +18,10 @@ SECTIONS: dict[str, Section] = {
     "clients": Section("Clients", clients.handle),
     "contacts": Section("Contacts", contacts.handle),
     "staff": Section("Staff", staff.handle),
+    matter_types.SLUG: Section("Matter types", matter_types.handle),
+    trash.SLUG: Section("Trash", trash.handle),
+    audit.SLUG: Section("Audit trail", audit.handle),
+    email.SLUG: Section("Email", email.handle),
 }
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from davportal.services.portal import Portal
 from davportal.web import form
-from davportal.web.render import FLASH_COOKIE, WEB, common_context, redirect, respond, set_cookie
+from davportal.web.render import FLASH_COOKIE, WEB, common_context, redirect, respond, respond_as_it_goes, set_cookie
 from policy import Actor
 
 PREFIX = "/admin"  # below WEB
@@ -54,18 +54,27 @@ class Visit:
         return self._form
 
     def page(self, template: str, context: dict, status: str = "200 OK"):
+        full = self._context(context)
+        # The last action's message is shown once: this page showed it.
+        shown = [set_cookie(self.environ, FLASH_COOKIE, "", max_age=0)] if full["message"] else []
+        return respond(self.environ, self.start_response, status, template, full, extra=shown)
+
+    def page_as_it_goes(self, template: str, context: dict):
+        """A page written while the work it reports runs (a push to every client)."""
+        return respond_as_it_goes(self.environ, self.start_response, template, self._context(context))
+
+    def _context(self, context: dict) -> dict:
         from davportal.web.console import SECTIONS  # the menu: the package knows its sections
 
         menu = [(f"{WEB}{PREFIX}/{slug}".rstrip("/"), section.title) for slug, section in SECTIONS.items()]
-        full = common_context(self.environ, self.actor) | {"menu": menu, "here": WEB + self.route} | context
-        # The last action's message is shown once: not again on the next page.
-        return respond(self.environ, self.start_response, status, template, full,
-                       extra=[set_cookie(self.environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
+        here = f"{WEB}{PREFIX}/{self.route.removeprefix(PREFIX).strip('/').partition('/')[0]}".rstrip("/")
+        return common_context(self.environ, self.actor) | {"menu": menu, "here": here} | context
 
     def done(self, message: str, back: str, *, ok: bool = True):
         """After an action: back to a console page, which shows what happened once."""
         flash = ("ok:" if ok else "error:") + message
-        return redirect(self.start_response, quote(form.local(back)),
+        # `back` is a URL already (url() quotes its segments): only what a URL may not hold is quoted.
+        return redirect(self.start_response, quote(form.local(back), safe="/%?=&"),
                         extra=[set_cookie(self.environ, FLASH_COOKIE, quote(flash), max_age=60)])  # fmt: skip
 
     def url(self, *segments: str) -> str:
