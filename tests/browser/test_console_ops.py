@@ -6,7 +6,7 @@ from pathlib import Path
 
 from provisioning import clients
 from tests.browser.conftest import sign_in
-from tests.conftest import PASSWORD, TEAM
+from tests.conftest import ADMIN, PASSWORD, TEAM
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def test_an_admin_pushes_a_matter_type_and_restores_from_the_trash(fresh_portal,
     office.add_staff("sam", admin=True)
     office.add_client("acme", "Acme Ltd")
     with office.portal.sessions.begin() as session:
-        clients.set_type(session, office.portal.storage, "acme", office.portal.matter_types["family-law"])
+        clients.set_type(session, office.portal.storage, "acme", office.portal.matter_types["family-law"], actor=ADMIN)
     court = "      - path: Court documents\n"
     types.write_text(types.read_text().replace(court, court + "      - path: Archive\n", 1))
     sam = office.as_user("sam")
