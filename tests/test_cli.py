@@ -325,5 +325,5 @@ def test_trash_and_email_commands_say_what_they_would_do_and_audit_who_asked(cli
     assert cli("notify", "retry", "1", "--all-failed").exit_code == 2
     assert cli("notify", "retry", "--all-failed").stdout == "0 failed email(s) will be sent again.\n"
     rows = json.loads(cli("audit", "--format", "json").stdout)
-    assert [r["action"] for r in rows] == ["TRASH-RESTORE", "EMAIL-RETRY"]
+    assert [r["action"] for r in rows] == ["ADD-CLIENT", "TRASH-RESTORE", "EMAIL-RETRY"]
     assert all(r["login"].startswith("cli:") for r in rows)

@@ -23,6 +23,7 @@ from davportal.notifications.worker import send_round
 from davportal.services.trash import TRASH_FOLDER
 from provisioning import accounts, clients, templates
 from provisioning.matter_types import PushRecord
+from tests.conftest import ADMIN as SETUP  # who sets the firm up (ADMIN here is the console's address)
 from tests.conftest import TEAM, new_database, portal_config, seed_firm, signed_in, start_portal
 from tests.test_notifications import Inbox, _settings, _start_smtp
 
@@ -71,7 +72,7 @@ def _add_typed_client(ops, client_id: str, type_id: str) -> None:
     with ops.portal.sessions.begin() as session:
         clients.add_client(session, ops.portal.storage, client_id, name=client_id.title(),
                            folders=(folders.team_shared, folders.client_shared),
-                           matter_type=ops.portal.matter_types_file.current()[type_id], actor=ADMIN)  # fmt: skip
+                           matter_type=ops.portal.matter_types_file.current()[type_id], actor=SETUP)  # fmt: skip
 
 
 def test_matter_types_show_each_folder_its_rule_and_how_many_clients(ops, sam):
@@ -287,7 +288,7 @@ def mail_firm(fresh_portal, smtp_port):
     with running.portal.sessions.begin() as session:
         for login, client_id in (("dora", "acme"), ("eve", "beta")):
             accounts.add_contact(session, login, client_id=client_id, password="correct horse battery",
-                                 email=f"{login}@{client_id}.example", actor=ADMIN)  # fmt: skip
+                                 email=f"{login}@{client_id}.example", actor=SETUP)  # fmt: skip
     return running
 
 
