@@ -155,7 +155,7 @@ def test_a_changed_password_is_refused_by_every_node_at_once(cluster):
     for node in "ABC":  # each node (and its worker processes) now holds erin's row
         for _ in range(4):
             assert erin.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 207
-    new = "a new password for erin"
+    new = "a new passphrase, changed"
     assert _davportal("passwd", "erin", "--password-stdin", config=cluster["config"], stdin=new + "\n").returncode == 0
     for node in "ABC":
         assert erin.request("PROPFIND", _url(cluster, node, "/acme/"), headers={"Depth": "0"}).status_code == 401
