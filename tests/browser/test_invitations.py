@@ -8,11 +8,8 @@ import threading
 import pytest
 
 from davportal.notifications.worker import Sender
-from davportal.services import account_links
-from policy import Actor, Role
-from provisioning import accounts
 from tests.browser.conftest import LIMIT_MS, sign_in
-from tests.conftest import ADMIN, TEAM, Dav
+from tests.conftest import PASSWORD, TEAM, Dav
 
 PUBLIC_URL = "https://portal.dupont.example"
 FIRST, SECOND, THIRD = "plum tree in the yard", "seven swans swimming", "a quiet harbour at dusk"
@@ -26,12 +23,9 @@ def office(fresh_portal, inbox):
         mail={"host": "127.0.0.1", "port": inbox.port, "security": "none", "from_address": "portal@dupont.example"},
         notifications={"public_url": PUBLIC_URL + "/", "digest_seconds": 2},  # the sender looks every 0.5 s
     )
-    running.add_staff("sam")
+    running.add_staff("sam", admin=True)
     running.add_client("acme", "Acme Ltd")
     running.as_user("sam").put(f"/acme/{TEAM}/Engagement letter.pdf", b"%PDF-1.4 letter")
-    with running.portal.sessions.begin() as session:
-        accounts.add_contact(session, "alice", client_id="acme", password=None, email="alice@acme.example",
-                             name="Alice Martin", actor=ADMIN)  # fmt: skip
     return running
 
 
@@ -65,8 +59,19 @@ def _choose_password(page, password: str) -> None:
 
 
 def test_an_invited_contact_gets_in_forgets_and_changes_their_password(office, inbox, sender, open_page, tmp_path):
-    with office.portal.sessions.begin() as session:
-        account_links.invite(session, office.portal.settings, "alice", actor=Actor("cli:admin", Role.STAFF))
+    # The admin adds the contact in the console; the invitation is ticked already.
+    admin = open_page()
+    sign_in(admin, office.url, "sam", PASSWORD)
+    admin.get_by_role("link", name="Administration", exact=True).click()
+    admin.get_by_role("link", name="Clients", exact=True).click()
+    admin.get_by_role("link", name="acme", exact=True).click()
+    admin.fill("input[name=login]", "alice")
+    admin.fill("input[name=name]", "Alice Martin")
+    admin.fill("input[name=email]", "alice@acme.example")
+    assert admin.is_checked("input[name=invite]")
+    admin.click("text=Add the contact")
+    admin.wait_for_load_state()
+    assert "alice" in admin.inner_text("main") and "not signed up yet" in admin.inner_text("main")
     invitation = _delivered_link(office, inbox, sender)
 
     page = open_page()
