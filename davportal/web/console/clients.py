@@ -15,6 +15,7 @@ from davportal.web.console.acting import PAGE_SIZE, account_or_404, attempt, cli
 from davportal.web.console.visit import Visit
 from policy import Role
 from policy.model import DEFAULT_PARTICIPANT_TYPE
+from policy.names import human_size
 from provisioning import accounts, clients, erasure
 
 READ = ("GET", "HEAD")
@@ -175,7 +176,7 @@ def _erase_page(visit: Visit, client_id: str):
     with visit.portal.sessions() as session:
         client = client_or_404(session, client_id)
         plan = erasure.plan(session, visit.portal.storage, client_id)
-    return visit.page("console_erase.html", {"client": client, "plan": plan, "url": visit.url, "size": size})
+    return visit.page("console_erase.html", {"client": client, "plan": plan, "url": visit.url, "size": human_size})
 
 
 def _erase(visit: Visit, client_id: str):
@@ -196,18 +197,6 @@ def _erase(visit: Visit, client_id: str):
     return visit.done(f"{client_id} was erased: {done.files} file(s), {done.versions} earlier version(s), "
                       f"{done.trash_items} item(s) from the trash and {erased} contact(s) who had no other client.",
                       visit.url("clients"))  # fmt: skip
-
-
-def size(count: int) -> str:
-    """A number of bytes as people read it."""
-    if count < 1024:
-        return f"{count} bytes"
-    value = count / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def _matter_type(visit: Visit, type_id: str):
