@@ -373,6 +373,7 @@ def test_an_erasure_shows_what_would_go_and_needs_the_client_id_typed(firm, admi
     assert row(firm, Client, client_id) is not None
     done = post(admin, f"{firm.url}{CONSOLE}/clients/{client_id}/erase", {"confirm": client_id})
     assert message(done).startswith(f"ok: {client_id} was erased: 1 file(s)")
+    assert f'<li value="1">removed {client_id}/' in done.text  # each step shown as it was done
     assert row(firm, Client, client_id) is None and row(firm, Account, only_here) is None
     assert row(firm, Account, also_beta) is not None and row(firm, Membership, also_beta, "beta") is not None
     assert admin.get(f"{firm.url}{CONSOLE}/clients/{client_id}").status_code == 404

@@ -7,10 +7,10 @@ from math import ceil
 
 from sqlalchemy import select
 
-from davportal.core.errors import Conflict, NotFound, PortalError
+from davportal.core.errors import Conflict, NotFound
 from davportal.core.models import Account, Client, Membership
 from davportal.services import account_links
-from davportal.web.console import importing
+from davportal.web.console import importing, job
 from davportal.web.console.acting import PAGE_SIZE, account_or_404, attempt, client_or_404, page_of, when
 from davportal.web.console.visit import Visit
 from policy import Role
@@ -186,17 +186,12 @@ def _erase(visit: Visit, client_id: str):
     if typed != client_id:
         return visit.done(f"Nothing was erased: type the client's id, {client_id}, exactly, to confirm.",
                           visit.url("clients", client_id, "erase"), ok=False)  # fmt: skip
-    try:
-        done = erasure.erase(visit.portal.sessions, visit.portal.storage, client_id, actor=visit.actor)
-    except NotFound:
-        raise
-    except PortalError as refused:
-        return visit.done(f"The erasure stopped: {refused.reason} Try again to finish it.",
-                          visit.url("clients", client_id, "erase"), ok=False)  # fmt: skip
-    erased = len(done.contacts_erased)
-    return visit.done(f"{client_id} was erased: {done.files} file(s), {done.versions} earlier version(s), "
-                      f"{done.trash_items} item(s) from the trash and {erased} contact(s) who had no other client.",
-                      visit.url("clients"))  # fmt: skip
+    portal, actor = visit.portal, visit.actor
+    erasing = job.start(f"erasure of client {client_id}", 0,
+                        lambda on_step: erasure.erase(portal.sessions, portal.storage, client_id, actor=actor,
+                                                      on_step=on_step))  # fmt: skip
+    return visit.page_as_it_goes("console_erasing.html", {"client_id": client_id, "erasing": erasing,
+                                                          "url": visit.url})  # fmt: skip
 
 
 def _matter_type(visit: Visit, type_id: str):

@@ -6,20 +6,15 @@ one writes its page while it runs, a line per client, and lists the conflicts at
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from davportal.core.errors import NotFound, PortalError
+from davportal.web.console import job
 from davportal.web.console.visit import Visit
 from provisioning import templates
 from provisioning.matter_types import MatterType, PushRecord, aspects_of, folder_rules, rule_changes
 
 SLUG = "matter-types"
-_logger = logging.getLogger("davportal.console")
 
 
 def handle(visit: Visit):
@@ -73,40 +68,11 @@ def _dry_run(visit: Visit, matter_type: MatterType):
     })  # fmt: skip
 
 
-@dataclass
-class Pushing:
-    """A push running beside the page that reports it: its clients as they are done, then how it ended."""
-
-    total: int
-    lines: queue.Queue = field(default_factory=queue.Queue)
-    done: templates.Push | None = None
-    failure: str = ""
-
-    def __iter__(self) -> Iterator[tuple[int, templates.ClientReport]]:
-        count = 0
-        while (report := self.lines.get()) is not None:
-            count += 1
-            yield count, report
-
-
 def _push(visit: Visit, matter_type: MatterType):
     _ = visit.form  # reading it checks its token: a page out of date pushes nothing
     portal, actor = visit.portal, visit.actor
-    pushing = Pushing(templates.count_clients(portal.sessions, matter_type))
     record = _record(visit)
-
-    def run() -> None:
-        # Its own thread: the push goes on at its pace, and to its end, however slowly the page is read.
-        try:
-            pushing.done = templates.push(portal.sessions, portal.storage, matter_type, dry_run=False, actor=actor,
-                                          record=record, on_client=pushing.lines.put)  # fmt: skip
-        except PortalError as refused:
-            pushing.failure = refused.reason
-        except Exception:
-            _logger.exception("The push of matter type %s stopped", matter_type.id)
-            pushing.failure = "Something went wrong on the server (its log says what)."
-        finally:
-            pushing.lines.put(None)
-
-    threading.Thread(target=run, name=f"davportal-push-{matter_type.id}", daemon=True).start()
+    pushing = job.start(f"push of matter type {matter_type.id}", templates.count_clients(portal.sessions, matter_type),
+                        lambda on_client: templates.push(portal.sessions, portal.storage, matter_type, dry_run=False,
+                                                         actor=actor, record=record, on_client=on_client))  # fmt: skip
     return visit.page_as_it_goes("console_matter_type_pushing.html", {"type": matter_type, "pushing": pushing})
