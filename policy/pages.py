@@ -74,3 +74,8 @@ def second_step(actor: Actor, *, has_two_factor: bool, staff_must_enrol: bool) -
     if staff_must_enrol and actor.role is Role.STAFF:
         return SecondStep.ENROL
     return None
+
+
+def may_turn_off_two_factor(actor: Actor, *, staff_must_enrol: bool) -> bool:
+    """Anyone may turn their own two-factor sign-in off, except staff of a firm that asks it of them."""
+    return not (staff_must_enrol and actor.role is Role.STAFF)

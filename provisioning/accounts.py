@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import BadRequest, Conflict, NotFound, refusal
-from davportal.core.models import Account, Client, Membership, Notice
-from davportal.notifications.digest import LEFT_OUT
+from davportal.core.models import Account, Client, Membership
+from davportal.notifications import events
 from davportal.services import audit, passwords
 from policy import Actor, Role, Target
 from policy.accounts import admin_change, disabling
@@ -143,12 +143,7 @@ def remove_from_client(session: Session, login: str, client_id: str, *, actor: A
         _get(session, login)
         raise NotFound(f"'{login}' does not belong to client '{client_id}'.")
     session.delete(membership)
-    # Emails not yet sent about this client's documents would tell them of what they can no longer open.
-    session.execute(
-        update(Notice).where(Notice.recipient_name == login, Notice.client_id == client_id,
-                             Notice.to_staff.is_(False), Notice.message_id.is_(None))
-        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
-    )  # fmt: skip
+    events.leave_out(session, client_id, contact=login)
     audit.record(session, actor, "REMOVE-CONTACT", Target((client_id,)), f"{login} removed from {client_id}")
 
 

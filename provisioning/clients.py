@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import BadRequest, Conflict, NotFound
-from davportal.core.models import Account, Client, Membership, Notice, utcnow
+from davportal.core.models import Account, Client, Membership, utcnow
 from davportal.core.storage import Storage
-from davportal.notifications.digest import LEFT_OUT
+from davportal.notifications import events
 from davportal.services import audit
 from policy import Actor, Role, Target
 from policy.names import RESERVED_PREFIX
@@ -106,11 +106,7 @@ def archive(session: Session, client_id: str, *, actor: Actor) -> bool:
     if client.archived_at is not None:
         return False
     client.archived_at = utcnow()
-    # Emails not yet sent to its contacts would point at documents they can no longer open.
-    session.execute(
-        update(Notice).where(Notice.client_id == client_id, Notice.to_staff.is_(False), Notice.message_id.is_(None))
-        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
-    )  # fmt: skip
+    events.leave_out(session, client_id)
     audit.record(session, actor, "ARCHIVE", Target((client_id,)), "client archived")
     return True
 

@@ -6,7 +6,17 @@ import pytest
 
 from policy import Actor, Role
 from policy.names import check_size, human_size, too_large_reason
-from policy.pages import Audience, SecondStep, Tool, audience_of, may_administer, may_use, second_step, tools_of
+from policy.pages import (
+    Audience,
+    SecondStep,
+    Tool,
+    audience_of,
+    may_administer,
+    may_turn_off_two_factor,
+    may_use,
+    second_step,
+    tools_of,
+)
 
 STAFF = Actor("sam", Role.STAFF)
 ADMIN = Actor("ada", Role.STAFF, is_admin=True)
@@ -91,3 +101,11 @@ def test_human_size(n, text):
 def test_a_refused_size_says_the_limit_as_the_page_does():
     assert too_large_reason(104857600) == "The file is larger than the limit of 100 MiB (104,857,600 bytes)."
     assert human_size(104857600) in check_size(104857601, 104857600).reason
+
+
+@pytest.mark.parametrize("who, staff_must_enrol, may", [
+    ("staff", False, True), ("staff", True, False), ("admin", True, False),
+    ("contact", False, True), ("contact", True, True),
+])  # fmt: skip
+def test_who_may_turn_two_factor_off(who, staff_must_enrol, may):
+    assert may_turn_off_two_factor(ACTORS[who], staff_must_enrol=staff_must_enrol) is may

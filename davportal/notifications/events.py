@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple, cast
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from davportal.core.models import Account, Client, Membership, Notice
@@ -23,6 +23,16 @@ _logger = logging.getLogger("davportal.mail")
 # kinds of notice
 NEW, UPDATED, MOVED, COPIED, SHARED, UPLOADED = "new", "updated", "moved", "copied", "shared", "uploaded"
 INFECTED = "infected"  # an upload refused for a virus: staff hear of it
+
+
+def leave_out(session: Session, client_id: str, *, contact: str | None = None) -> None:
+    """Waiting notices to a client's contacts (or to one of them) that must not go out: they would
+    tell of documents the contacts can no longer open (the client archived, the contact removed)."""
+    session.execute(
+        update(Notice).where(Notice.client_id == client_id, Notice.to_staff.is_(False), Notice.message_id.is_(None),
+                             Notice.recipient_name == contact if contact is not None else true())
+        .values(message_id=LEFT_OUT).execution_options(synchronize_session=False)
+    )  # fmt: skip
 
 
 def worth_telling(path: str) -> bool:

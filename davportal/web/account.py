@@ -19,9 +19,9 @@ from davportal.services.portal import Portal
 from davportal.web import sessions
 from davportal.web.form import query, read, require_token, token_ok
 from davportal.web.render import WEB, common_context, cookies, redirect, respond, set_cookie
-from davportal.web.signin import LOGIN_CSRF_COOKIE, SignedIn, _day, _second_step_url
+from davportal.web.signin import LOGIN_CSRF_COOKIE, SignedIn, second_step_url
 from policy import Actor, Role, Target
-from policy.pages import SecondStep, second_step
+from policy.pages import SecondStep, may_turn_off_two_factor, second_step
 from provisioning import accounts
 
 PUBLIC_ROUTES = frozenset({"/link", "/forgot"})  # pages for people not signed in
@@ -76,7 +76,7 @@ def _link(portal: Portal, environ, start_response):
     cookie = set_cookie(environ, sessions.COOKIE, cookie_token, max_age=int(lifetime.total_seconds()))
     used = set_cookie(environ, LOGIN_CSRF_COOKIE, "", max_age=0)
     if pending:
-        after = _second_step_url(pending, "/")
+        after = second_step_url(pending, "/")
     else:
         after = f"{WEB}/account" if form.get("two_factor") else "/"
     return redirect(start_response, after, extra=[cookie, used])
@@ -156,7 +156,7 @@ def account_page(portal: Portal, environ, start_response, signed: SignedIn):
         "qr": two_factor.qr_svg(secret, login, firm), "setup_link": two_factor.setup_link(secret, login, firm),
         "shown_once": shown_once, "recovery_codes": recovery_codes,
         "min_length": portal.settings.accounts.password_min_length,
-        "may_turn_off": not (portal.settings.auth.staff_two_factor and signed.actor.role is Role.STAFF),
+        "may_turn_off": may_turn_off_two_factor(signed.actor, staff_must_enrol=portal.settings.auth.staff_two_factor),
         "app_passwords": [{"id": a.id, "name": a.name, "created": _day(a.created_at),
                            "last_used": _day(a.last_used_at)} for a in apps],
     }  # fmt: skip
@@ -182,7 +182,7 @@ def _with_password(portal: Portal, environ, signed: SignedIn, action: str, form:
         raise NotAllowed("That is not your current password." if action == "password"
                          else "The password or the code is not right.")  # fmt: skip
     authenticator.succeeded(attempt)
-    owner = Actor(login, signed.actor.role, is_admin=signed.actor.is_admin)
+    owner = signed.actor
     with portal.sessions.begin() as session:
         if action == "password":
             new = form.get("password", "")
@@ -196,10 +196,14 @@ def _with_password(portal: Portal, environ, signed: SignedIn, action: str, form:
             return ("Your password is changed. Every other browser, drive and app that used the old one "
                     "is signed out.", [])  # fmt: skip
         if action == "two-factor-off":
-            if portal.settings.auth.staff_two_factor and signed.actor.role is Role.STAFF:
+            if not may_turn_off_two_factor(signed.actor, staff_must_enrol=portal.settings.auth.staff_two_factor):
                 raise NotAllowed("The firm asks staff to sign in with a code: it cannot be turned off.")
             two_factor.reset(session, login, actor=owner)
             return ("Two-factor sign-in is off.", [])
         codes = two_factor.new_recovery_codes(session, login)
         audit.record(session, owner, "RECOVERY-CODES", Target(()), "new recovery codes")
         return ("", codes)
+
+
+def _day(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""

@@ -8,6 +8,7 @@ from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from davportal.core.errors import BadRequest, NotAllowed, TooLarge
+from policy.names import human_size
 
 MAX_FORM_BYTES = 64 * 1024
 OUT_OF_DATE = "This page is out of date: reload it and try again."
@@ -55,7 +56,7 @@ def read_multipart(environ, limit: int) -> tuple[dict[str, str], dict[str, tuple
     except ValueError:
         length = 0
     if length > limit:
-        raise TooLarge(f"The file is too large: at most {limit // (1024 * 1024)} MB can be sent at once.")
+        raise TooLarge(f"The file is too large: at most {human_size(limit)} can be sent at once.")
     content_type = environ.get("CONTENT_TYPE", "")
     if not content_type.startswith("multipart/form-data"):
         raise BadRequest("The form was not sent as expected: reload the page and try again.")

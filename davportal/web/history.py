@@ -28,5 +28,5 @@ def history_context(environ: dict, actor: Actor, path: str) -> dict:
     return {
         "title": parts[-1], "path": path, "url": quote(path), "folder_url": quote(folder), "rows": rows,
         "can_restore": may_restore,
-        "crumbs": crumbs_of(parts[:-1], client_names(context.portal), HOME_WORDS[audience_of(actor)]),
+        "crumbs": crumbs_of(parts[:-1], client_names(context.portal)[0], HOME_WORDS[audience_of(actor)]),
     }  # fmt: skip

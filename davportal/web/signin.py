@@ -71,7 +71,7 @@ class WebSignIn(BaseMiddleware):
         if path.startswith(WEB + "/"):
             return self._route(environ, start_response, path.removeprefix(WEB), signed)
         if signed is not None and signed.pending:
-            return redirect(start_response, _second_step_url(signed.pending))
+            return redirect(start_response, second_step_url(signed.pending))
         if signed is None and "HTTP_AUTHORIZATION" not in environ and _browser_navigation(environ):
             return redirect(start_response, f"{WEB}/login?next={quote(path)}")
         if signed is not None and environ["REQUEST_METHOD"] not in SAFE_METHODS:
@@ -126,7 +126,7 @@ class WebSignIn(BaseMiddleware):
         if route == "/account" and signed.pending != SecondStep.CODE and may_use(signed.actor, Tool.ACCOUNT):
             return account.account_page(self.portal, environ, start_response, signed)
         if signed.pending:
-            return redirect(start_response, _second_step_url(signed.pending))
+            return redirect(start_response, second_step_url(signed.pending))
         actor = signed.actor
         if console.is_console(route):
             return console.route(Visit(environ, start_response, self.portal, actor, signed.csrf, route))
@@ -187,7 +187,7 @@ class WebSignIn(BaseMiddleware):
             record_sign_in(session, actor.login, utcnow())  # even when the password was verified a moment ago
         cookie = set_cookie(environ, sessions.COOKIE, token, max_age=int(lifetime.total_seconds()))
         used = set_cookie(environ, LOGIN_CSRF_COOKIE, "", max_age=0)
-        after = _second_step_url(pending, next_path) if pending else quote(next_path)
+        after = second_step_url(pending, next_path) if pending else quote(next_path)
         return redirect(start_response, after, extra=[cookie, used])
 
     def _code(self, environ, start_response, signed: SignedIn):
@@ -225,14 +225,10 @@ class WebSignIn(BaseMiddleware):
         return redirect(start_response, f"{WEB}/login", extra=[set_cookie(environ, sessions.COOKIE, "", max_age=0)])
 
 
-def _second_step_url(pending: str, next_path: str | None = None) -> str:
+def second_step_url(pending: str, next_path: str | None = None) -> str:
     if pending == SecondStep.CODE:
         return f"{WEB}/login/code" + (f"?next={quote(next_path)}" if next_path else "")
     return f"{WEB}/account"
-
-
-def _day(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _browser_navigation(environ) -> bool:

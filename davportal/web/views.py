@@ -34,9 +34,9 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "", *, i
     resource = provider.get_resource_inst(path, environ)
     parts = context.parts(path)
     rules = context.rules(parts[0] if parts else None)
-    names = client_names(portal) if len(parts) <= 1 else {}
+    names, archived = client_names(portal) if len(parts) <= 1 else ({}, set())
     # Staff's list of clients leaves out those archived unless asked (their folders stay open).
-    hidden = archived_clients(portal) if not parts and not include_archived else set()
+    hidden = archived if not parts and not include_archived else set()
     audience = audience_of(actor)
     words = AREA_WORDS[audience]
     tools = {tool: may_use(actor, tool) for tool in Tool}
@@ -73,7 +73,7 @@ def folder_context(environ: dict, actor: Actor, path: str, query: str = "", *, i
     uploads = portal.settings.uploads
     return {
         "title": names.get(parts[0], parts[0]) if len(parts) == 1 else (parts[-1] if parts else "Clients"),
-        "crumbs": crumbs_of(parts, names or client_names(portal), HOME_WORDS[audience]),
+        "crumbs": crumbs_of(parts, names or client_names(portal)[0], HOME_WORDS[audience]),
         "entries": entries, "area": here_area, "area_words": words.get(here_area, here_area) if here_area else None,
         "here_path": path if path.endswith("/") else path + "/",
         "here_url": quote(path if path.endswith("/") else path + "/"),
@@ -103,7 +103,7 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
             since = ""
     with portal.sessions() as session:
         uploads = session.execute(query).all()
-    names = client_names(portal)
+    names, _ = client_names(portal)
     rows = []
     for client_id, path, login, uploaded_at in uploads:
         full = f"/{client_id}/{path}"
@@ -118,14 +118,11 @@ def received_context(environ: dict, actor: Actor, client_filter: str, since: str
     return {"rows": rows, "client_filter": client_filter, "since": since}
 
 
-def client_names(portal) -> dict[str, str]:
+def client_names(portal) -> tuple[dict[str, str], set[str]]:
+    """Every client's name by id, and which clients are archived: one query."""
     with portal.sessions() as session:
-        return dict(session.execute(select(Client.id, Client.name)).all())
-
-
-def archived_clients(portal) -> set[str]:
-    with portal.sessions() as session:
-        return set(session.scalars(select(Client.id).where(Client.archived_at.is_not(None))))
+        rows = session.execute(select(Client.id, Client.name, Client.archived_at.is_not(None))).all()
+    return {client_id: name for client_id, name, _ in rows}, {client_id for client_id, _, gone in rows if gone}
 
 
 def crumbs_of(parts: tuple[str, ...], names: dict[str, str], home: str) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -10,6 +11,14 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 # Playwright gives up on a launch, a page or a selector after 30 s: a busy machine may need longer.
 LIMIT_MS = 120_000
+
+
+def until(check, what: str, *, within: float = LIMIT_MS / 1000) -> None:
+    """Poll `check` until it is true; fail, saying what, past the bound (a bound, never a wait)."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"not within {within:g} s: {what}"
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")  # Playwright's loop must be gone before other tests use asyncio

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from davportal.core.models import Account, Client, OutboxMessage
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, until
 from tests.conftest import PASSWORD
 
 CONSOLE = "/.davportal-web/admin"
-WITHIN = 30.0  # seconds: the bound of a poll, never a wait; a change shows within one on an idle machine
-
-
-def until(check, what: str):
-    """Poll `check` until it is true; fail, saying what, past the bound."""
-    deadline = time.monotonic() + WITHIN
-    while not check():
-        assert time.monotonic() < deadline, f"not within {WITHIN} s: {what}"
-        time.sleep(0.05)
 
 
 def flash(page) -> str:

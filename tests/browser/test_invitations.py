@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from davportal.notifications.worker import Sender
-from tests.browser.conftest import LIMIT_MS, sign_in
+from tests.browser.conftest import LIMIT_MS, sign_in, until
 from tests.conftest import PASSWORD, TEAM, Dav
 
 PUBLIC_URL = "https://portal.dupont.example"
@@ -117,10 +117,7 @@ def test_an_invited_contact_gets_in_forgets_and_changes_their_password(office, i
     forgetful.click("text=Change my password")
     forgetful.wait_for_selector("text=Your password is changed")
     forgetful.screenshot(path=str(tmp_path / "password-changed.png"), full_page=True)
-    for _ in range(LIMIT_MS // 100):  # refused once the drive's remembered login is dropped: poll, no sleep
-        if drive.propfind("/acme/").status_code == 401:
-            break
-    assert drive.propfind("/acme/").status_code == 401
+    until(lambda: drive.propfind("/acme/").status_code == 401, "the drive's old password refused")
     other.goto(office.url + "/acme/")
     assert other.url.startswith(office.url + WEB + "/login")
     forgetful.goto(office.url + "/acme/")
