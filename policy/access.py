@@ -68,12 +68,12 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
         if action is Action.READ:
             return ALLOWED
         if is_rule_folder and action is Action.REMOVE:
-            return refused(AREA_FOLDER_FIXED.format(folder=below[-1]))
+            return refused(rule.fixed_reason or AREA_FOLDER_FIXED.format(folder=below[-1]))
         if original is Action.LOCK and target.is_collection:
             # A folder lock would lock the client's other contacts out of everything in it.
             return refused("You can lock documents, not folders.")
         if not rule.lets_upload(participant_type):
-            return refused(CONTACT_READ_ONLY.format(folder=folder))
+            return refused(rule.contact_read_only or CONTACT_READ_ONLY.format(folder=folder))
         if action is Action.CREATE:
             return ALLOWED
         if not target.exists:
@@ -88,9 +88,9 @@ def decide(actor: Actor, action: Action, target: Target, rules: RuleBook) -> Dec
     if action is Action.READ:
         return ALLOWED
     if is_rule_folder and action is Action.REMOVE:
-        return refused(AREA_FOLDER_FIXED.format(folder=below[-1]))
+        return refused(rule.fixed_reason or AREA_FOLDER_FIXED.format(folder=below[-1]))
     if not rule.staff_writes:
-        return refused(STAFF_READ_ONLY.format(folder=folder))
+        return refused(rule.staff_read_only or STAFF_READ_ONLY.format(folder=folder))
     return ALLOWED
 
 

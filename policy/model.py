@@ -54,6 +54,10 @@ class Rule:
     deleters: frozenset[str] = frozenset()  # ... that may delete (or move away) their own uploads
     staff_writes: bool = True
     shareable: bool = True  # staff may share a file from here into Team's shared (if private)
+    # What a refusal says here, where the area's general sentence would mislead (a request's folders).
+    fixed_reason: str | None = None  # removing or moving the folder itself
+    contact_read_only: str | None = None  # a contact writing where they may not
+    staff_read_only: str | None = None  # staff writing where they may not
 
     def lets_read(self, participant_type: str) -> bool:
         return _includes(self.readers, participant_type)
@@ -98,6 +102,10 @@ class RuleBook:
             parts = tuple(p for p in path.split("/") if p)
             entries[tuple(_key(p) for p in parts)] = (parts[-1], rule)
         return cls(entries)
+
+    def with_folders(self, folders: Mapping[str, Rule]) -> RuleBook:
+        """These rules and more folders with their own (a client's document requests)."""
+        return RuleBook({**self.folders, **RuleBook.of(folders).folders}) if folders else self
 
     def rule_at(self, below_client: tuple[str, ...]) -> Rule:
         """The rule of the nearest ancestor (or the folder itself) that has one."""

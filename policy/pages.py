@@ -22,6 +22,7 @@ class Tool(StrEnum):
     DESCRIBE = "describe"  # write a file's description
     SHARE = "share"  # share a private file with the client, and see which ones are shared
     ACCOUNT = "account"  # one's own password, two-factor sign-in and app passwords
+    REQUESTS = "requests"  # ask clients for documents, review what arrives, everything outstanding
     CONSOLE = "console"  # the admin console: clients, contacts, staff, matter types, trash, audit, email
 
 

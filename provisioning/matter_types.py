@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from davportal.core.errors import ConfigError, PortalError
 from policy import CLIENT_SHARED, PRIVATE, TEAM_SHARED, Rule, RuleBook, default_rules
 from policy.model import EVERY_TYPE
 from policy.names import check_new_name
+from policy.requests import Reminders
 
 BUILT_IN_AREAS = {rule.area: rule for rule in (PRIVATE, TEAM_SHARED, CLIENT_SHARED)}
 _logger = logging.getLogger("davportal.matter_types")
@@ -70,9 +71,51 @@ class FolderSpec(_Strict):
         return "/".join(parts)
 
 
+class RequestItemSpec(_Strict):
+    name: str = Field(min_length=1, max_length=200, description="What is needed, e.g. 'P60 from your employer'")
+    note: str | None = Field(None, max_length=500)
+    files: int | None = Field(None, ge=1, description="How many files are expected (default: one will do)")
+
+
+class RemindersSpec(_Strict):
+    """A template's reminder schedule; unset keys come from the config's `requests.reminders`."""
+
+    before_due_days: tuple[int, ...] | None = None
+    on_due_date: bool | None = None
+    every_days_after: int | None = Field(None, ge=0)
+    at_most_after: int | None = Field(None, ge=0)
+
+    def over(self, default: Reminders) -> Reminders:
+        given = {key: value for key, value in self.model_dump().items() if value is not None}
+        return replace(default, **given)
+
+
+class RequestTemplateSpec(_Strict):
+    """The documents a firm asks every client of a type for, e.g. each year's tax return papers."""
+
+    title: str = Field(min_length=1, max_length=200, description="The request's title, e.g. '2025 tax return'")
+    message: str | None = None
+    due_in_days: int | None = Field(None, ge=0, description="Due this many days after it is sent, unless given")
+    participants: tuple[str, ...] = Field(
+        (EVERY_TYPE,), description="Participant types of the contacts it is for ('*': every contact)"
+    )
+    reminders: RemindersSpec | None = None
+    items: tuple[RequestItemSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_items(self):
+        seen = set()
+        for item in self.items:
+            if item.name.casefold() in seen:
+                raise ValueError(f"the item '{item.name}' is listed twice")
+            seen.add(item.name.casefold())
+        return self
+
+
 class MatterTypeSpec(_Strict):
     name: str = Field(min_length=1, description="What people read, e.g. 'Family law'")
     folders: tuple[FolderSpec, ...] = ()
+    requests: dict[str, RequestTemplateSpec] = Field({}, description="Request templates by id")
 
     @model_validator(mode="after")
     def _unique_paths(self):
@@ -91,10 +134,23 @@ class TemplatesFile(_Strict):
     @field_validator("matter_types")
     @classmethod
     def _ids(cls, types: dict[str, MatterTypeSpec]) -> dict[str, MatterTypeSpec]:
-        for type_id in types:
-            if not type_id.replace("-", "").replace("_", "").isalnum() or type_id != type_id.lower():
+        templates: dict[str, str] = {}
+        for type_id, matter in types.items():
+            if not _is_id(type_id):
                 raise ValueError(f"'{type_id}' is not a valid matter type id: use lower-case letters, digits, - and _")
+            for template_id in matter.requests:
+                if not _is_id(template_id):
+                    raise ValueError(f"'{template_id}' is not a valid request template id: "
+                                     "use lower-case letters, digits, - and _")  # fmt: skip
+                if template_id in templates:
+                    raise ValueError(f"the request template '{template_id}' is in both {templates[template_id]} "
+                                     f"and {type_id}: a template's id names it in the whole file")  # fmt: skip
+                templates[template_id] = type_id
         return types
+
+
+def _is_id(text: str) -> bool:
+    return bool(text) and text.replace("-", "").replace("_", "").isalnum() and text == text.lower()
 
 
 @dataclass(frozen=True)
@@ -103,6 +159,7 @@ class MatterType:
     name: str
     folders: tuple[str, ...]  # paths below the client root, parents before children
     rules: RuleBook  # the client's two area folders plus this type's own rules
+    requests: Mapping[str, RequestTemplateSpec] = field(default_factory=dict)  # request templates by id
 
 
 class MatterTypes(dict[str, MatterType]):
@@ -115,6 +172,14 @@ class MatterTypes(dict[str, MatterType]):
     def rules_of(self, matter_type: str | None) -> RuleBook:
         found = self.get(matter_type) if matter_type else None
         return found.rules if found else self.default_rules
+
+    def request_template(self, template_id: str) -> tuple[MatterType, RequestTemplateSpec]:
+        """The request template with this id, and the matter type it belongs to."""
+        for matter_type in self.values():
+            if template_id in matter_type.requests:
+                return matter_type, matter_type.requests[template_id]
+        known = ", ".join(sorted(t for m in self.values() for t in m.requests)) or "none are defined"
+        raise ConfigError(f"There is no request template '{template_id}' (known: {known}).")
 
     def require(self, type_id: str) -> MatterType:
         if type_id not in self:
@@ -382,7 +447,7 @@ def _parse(data: bytes, path: Path, *, team_shared: str, client_shared: str) -> 
         book = RuleBook.of(rules)
         _check_reachable(path, type_id, matter, book)
         ordered = tuple(sorted((f.path for f in matter.folders), key=lambda p: p.count("/")))
-        types[type_id] = MatterType(type_id, matter.name, ordered, book)
+        types[type_id] = MatterType(type_id, matter.name, ordered, book, dict(matter.requests))
     return MatterTypes(types, default_rules(team_shared, client_shared))
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -70,6 +70,9 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Set while the client is archived: its contacts have no access, staff still see its folders.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # The folders its sent document requests put in Client's shared, for the rules (policy.requests):
+    # [{"folder", "status", "for", "items": [{"folder", "status"}]}]; written with every change to them.
+    request_folders: Mapped[list | None] = mapped_column(JSON)
 
 
 class ProvisionedFolder(Base):
@@ -191,6 +194,66 @@ class Version(Base):
     trash_item_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
+class DocumentRequest(Base):
+    """Staff ask one client for documents: a title, a message, a due date, the contacts it is for, items."""
+
+    __tablename__ = "document_request"
+    __table_args__ = (Index("ix_request_outstanding", "status", "due_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # policy.requests.RequestStatus
+    template: Mapped[str | None] = mapped_column(String(64))  # the request template it was made from
+    for_types: Mapped[list] = mapped_column(JSON)  # participant types of its contacts: they see its folders
+    reminders: Mapped[dict | None] = mapped_column(JSON)  # policy.requests.Reminders as data; None: the default
+    folder: Mapped[str | None] = mapped_column(String(1024))  # below the client root, once sent
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(128))
+    next_reminder_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Its items by status, kept with every change: the list of everything outstanding reads no items.
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    items_uploaded: Mapped[int] = mapped_column(Integer, default=0)
+    items_accepted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RequestItem(Base):
+    """One document a request asks for: its folder inside the request's, its status and review."""
+
+    __tablename__ = "request_item"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("document_request.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))  # "P60 from your employer"
+    note: Mapped[str | None] = mapped_column(String(500))
+    files_expected: Mapped[int | None] = mapped_column(Integer)  # None: one will do
+    folder: Mapped[str | None] = mapped_column(String(1024))  # below the client root, once sent
+    status: Mapped[str] = mapped_column(String(16))  # policy.requests.ItemStatus
+    files: Mapped[int] = mapped_column(Integer, default=0)  # files in its folder now
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the last file's arrival
+    uploaded_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    rejected_reason: Mapped[str | None] = mapped_column(String(500))  # the last rejection, while wanted again
+
+
+class RequestContact(Base):
+    """A contact a request is for: they see it first, are emailed and reminded."""
+
+    __tablename__ = "request_contact"
+    request_id: Mapped[int] = mapped_column(ForeignKey("document_request.id", ondelete="CASCADE"),
+                                            primary_key=True)  # fmt: skip
+    login: Mapped[str] = mapped_column(ForeignKey("account.login", ondelete="CASCADE"), primary_key=True,
+                                       index=True)  # fmt: skip
+
+
 class Notice(Base):
     """A document someone should hear about, waiting to go out in the recipient's next digest.
 
@@ -208,6 +271,7 @@ class Notice(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(1024))  # below the client root
     actor: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[int | None] = mapped_column(Integer)  # a document request's notice: sent, reminder...
     # The digest it went out in (or None while waiting); -1: left out (removed before sending).
     message_id: Mapped[int | None] = mapped_column(Integer)
 

@@ -7,14 +7,17 @@ module validates the section. How the portal is wired into WsgiDAV is `davportal
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
 from davportal.core.errors import ConfigError
+from policy.requests import Reminders
 
 CONFIG_ENV = "DAVPORTAL_CONFIG"
 DATABASE_URL_ENV = "DAVPORTAL_DATABASE_URL"
@@ -146,6 +149,39 @@ class Antivirus(Section):
     timeout_seconds: float = Field(120, gt=0, description="How long a scan may take")
 
 
+class ReminderSchedule(Section):
+    """When a request's contacts are reminded of items still open, unless the request or its template says."""
+
+    before_due_days: tuple[int, ...] = Field((7,), description="Days before the due date to remind (e.g. [7, 2])")
+    on_due_date: bool = Field(True, description="Remind on the due date itself")
+    every_days_after: int = Field(3, ge=0, description="Once overdue, remind every so many days (0: never)")
+    at_most_after: int = Field(3, ge=0, description="...at most this many times")
+
+
+class Requests(Section):
+    folder_prefix: str = Field("Requested - ", description="A request's folder in Client's shared: this + its title")
+    reminder_time: time = Field(time(9, 0), description="Time of day reminders go out, in time_zone")
+    time_zone: str = Field("UTC", description="The firm's time zone, for due dates and reminders")
+    reminders: ReminderSchedule = ReminderSchedule()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a time zone (e.g. Europe/London, America/New_York)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def default_reminders(self) -> Reminders:
+        return Reminders(**self.reminders.model_dump())
+
+
 class Web(Section):
     session_hours: float = Field(12, gt=0, description="How long a browser stays signed in")
     logo_url: str | None = Field(None, description="The firm's logo on every page (an https URL or /path)")
@@ -193,6 +229,7 @@ class Settings(Section):
     versions: Versions = Versions()
     mail: Mail = Mail()
     notifications: Notifications = Notifications()
+    requests: Requests = Requests()
     web: Web = Web()
     antivirus: Antivirus = Antivirus()
 

@@ -25,8 +25,9 @@ from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
 from davportal.services.authentication import Authenticator
-from policy import RuleBook
+from policy import Rule, RuleBook
 from policy.names import RESERVED_PREFIX
+from policy.requests import RequestFolder, folder_rules
 from provisioning.matter_types import MatterTypes, MatterTypesFile
 
 _logger = logging.getLogger("davportal")
@@ -87,19 +88,26 @@ class Portal:
         """The rules of a client's folders: its matter type's, or the two areas alone.
 
         The matter types file is checked first (one open and fstat, a reread only when it changed;
-        503 while it is invalid), then one query (none without matter types). A request asks once
-        per client, through its context.
+        503 while it is invalid), then one query (kept a second, forgotten at a change of clients):
+        the client's matter type and its requests' folders. A request asks once per client,
+        through its context.
         """
         if not client_id:
             return self.matter_types.default_rules  # the server root: no client, no matter type
         matter_types = self.matter_types_file.current()
-        if not matter_types:
-            return matter_types.default_rules
-        return matter_types.rules_of(self.recent.get(("matter type", client_id), lambda: self._matter_type(client_id)))
+        matter_type, request_rules = self.recent.get(("rules", client_id), lambda: self._client_rules(client_id))
+        return matter_types.rules_of(matter_type).with_folders(request_rules)
 
-    def _matter_type(self, client_id: str) -> str | None:
+    def _client_rules(self, client_id: str) -> tuple[str | None, dict[str, Rule]]:
+        """The client's matter type, and the rules of its document requests' folders."""
         with self.sessions() as session:
-            return session.scalar(select(Client.matter_type).where(Client.id == client_id))
+            row = session.execute(
+                select(Client.matter_type, Client.request_folders).where(Client.id == client_id)
+            ).first()
+        if row is None:
+            return None, {}
+        folders = [RequestFolder.from_data(data) for data in row.request_folders or ()]
+        return row.matter_type, folder_rules(folders)
 
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)
