@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from policy.model import Rule
-from policy.names import check_new_name
+from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_reserved
 
 REQUEST_AREA = "request"  # the request's folder: contacts read, nobody writes files straight into it
 ITEM_AREA = "request-item"  # an item still wanted: its contacts upload (and remove their own uploads)
@@ -133,16 +133,20 @@ REPLACEMENT = "-"
 def folder_name(wanted: str, taken: Iterable[str] = ()) -> str:
     """A folder name every drive can store, from a title or an item's name, not one of `taken`
     (compared as Windows and macOS compare: without case): "Bank statements (2)"."""
-    cleaned = "".join(REPLACEMENT if not check_new_name(ch).allowed else ch for ch in wanted)
+    cleaned = "".join(REPLACEMENT if _unstorable(ch) else ch for ch in wanted)
     cleaned = " ".join(cleaned.split()).rstrip(" .")[:120].rstrip(" .") or "Documents"
-    if not check_new_name(cleaned).allowed:
-        cleaned = f"{cleaned} -"  # a Windows device name ("CON"): a suffix makes it a plain name
+    if is_reserved(cleaned) or not check_new_name(cleaned).allowed:
+        cleaned = f"- {cleaned}"  # a Windows device name ("CON"), or the portal's own prefix
     seen = {name.casefold() for name in taken}
     name, n = cleaned, 1
     while name.casefold() in seen:
         n += 1
         name = f"{cleaned} ({n})"
     return name
+
+
+def _unstorable(ch: str) -> bool:
+    return ch in WINDOWS_FORBIDDEN or ch in "/\\" or ch in BIDI_CONTROLS or ord(ch) < 32
 
 
 # Reminders

@@ -11,7 +11,7 @@ from typing import NamedTuple, cast
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from davportal.core.models import Account, Client, Membership, Notice
+from davportal.core.models import Account, Client, DocumentRequest, Membership, Notice, RequestContact
 from davportal.core.settings import Notifications, Settings
 from davportal.notifications.digest import LEFT_OUT
 from davportal.services.request import RequestContext
@@ -129,6 +129,46 @@ def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
         .where(Membership.client_id == client_id, Account.email.is_not(None), Account.disabled.is_(False),
                Client.archived_at.is_(None))
     ).all()))  # fmt: skip
+
+
+def tell_contacts_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,
+                             path: str, actor: str) -> int:  # fmt: skip
+    """A request sent, an item rejected, a reminder: a notice for each of its contacts with an email.
+
+    What the email says is read when it is composed (the items still open then), so a notice about
+    a request that is done or cancelled by then says nothing and is left out.
+    """
+    if not settings.enabled:
+        return 0
+    rows = session.execute(
+        select(Account.login, Account.email).join(RequestContact, RequestContact.login == Account.login)
+        .join(Membership, (Membership.login == Account.login) & (Membership.client_id == request.client_id))
+        .join(Client, Client.id == request.client_id)
+        .where(RequestContact.request_id == request.id, Account.email.is_not(None), Account.disabled.is_(False),
+               Client.archived_at.is_(None))
+    ).all()  # fmt: skip
+    _add_notices(session, [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": request.client_id,
+                            "path": path, "actor": actor, "to_staff": False, "message_id": None,
+                            "request_id": request.id} for login, email in rows if login != actor])  # fmt: skip
+    return len(rows)
+
+
+def tell_staff_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,
+                          actor: str) -> int:  # fmt: skip
+    """A request is complete: those who hear of the client's uploads, and whoever made the request."""
+    if not settings.enabled:
+        return 0
+    heard = who_hears_of_uploads(session, settings, client_ids=[request.client_id])
+    recipients = list(heard[0].recipients if heard else [])
+    maker = session.scalar(
+        select(Account.email).where(Account.login == request.created_by, Account.disabled.is_(False))
+    )
+    if maker and maker not in recipients:
+        recipients.append(maker)
+    _add_notices(session, [{"recipient": email, "recipient_name": "staff", "to_staff": True, "kind": kind,
+                            "client_id": request.client_id, "path": request.folder or "", "actor": actor,
+                            "message_id": None, "request_id": request.id} for email in recipients])  # fmt: skip
+    return len(recipients)
 
 
 def tell_written(context: RequestContext, parts: tuple[str, ...], *, new: bool) -> None:

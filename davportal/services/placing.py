@@ -17,7 +17,7 @@ from pathlib import Path
 from davportal.core.atomic import AtomicUpload, Digests, copy_beside, sync_folder
 from davportal.core.errors import ChangedMeanwhile, NotAllowedHere, NotFound, refusal
 from davportal.core.models import Version
-from davportal.services import documents, versions
+from davportal.services import documents, fulfilment, versions
 from davportal.services.request import RequestContext
 from davportal.services.uploads import screen
 from policy import Action, Actor, Decision, Target, decide
@@ -86,6 +86,7 @@ def _place(context: RequestContext, parts: tuple[str, ...], upload: AtomicUpload
             upload.commit()
         documents.record(session, client_id, path, uploaded_by or actor.login, is_folder=False,
                          digests=upload.digests)  # fmt: skip
+        fulfilment.arrived(context, parts)
         if along is not None:
             along(new)
     return new
@@ -133,6 +134,8 @@ def move(context: RequestContext, source: Path, src: tuple[str, ...], dest: tupl
         if disk.parent != source.parent:
             sync_folder(source.parent)
         documents.move(session, (src[0], _below(src)), (dest[0], _below(dest)))
+        fulfilment.left(context, src)
+        fulfilment.arrived(context, dest)
 
 
 def make_folder(context: RequestContext, parts: tuple[str, ...]) -> None:

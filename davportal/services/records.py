@@ -11,7 +11,7 @@ from pathlib import Path
 
 from davportal.core.atomic import Digests, sync_folder
 from davportal.core.models import Version
-from davportal.services import documents, trash, versions
+from davportal.services import documents, fulfilment, trash, versions
 from davportal.services.documents import Facts
 from davportal.services.request import RequestContext
 from policy import Role, Target
@@ -98,4 +98,5 @@ def remove(context: RequestContext, parts: tuple[str, ...], disk: Path, *, is_fo
                            is_folder=is_folder, deleted_by=context.actor.login if context.actor else "?",
                            property_url=property_url)  # fmt: skip
     sync_folder(disk.parent)
+    fulfilment.left(context, parts)
     return disposal

@@ -1,0 +1,125 @@
+"""Document requests over real HTTP: a request's folders, fulfilled from a drive, reviewed by staff."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from davportal.core.models import DocumentRequest, RequestItem
+from davportal.services import requests as document_requests
+from davportal.services.request import RequestContext
+from policy import Actor, Role
+from tests.conftest import CLIENT, portal_config, seed_firm, start_portal
+
+SAM = Actor("sam", Role.STAFF, is_admin=True)
+FOLDER = f"/acme/{CLIENT}/Requested - 2025 tax return"
+
+
+@pytest.fixture
+def firm(fresh_database_url, tmp_path):
+    running = start_portal(portal_config(fresh_database_url, tmp_path / "storage"))
+    try:
+        yield seed_firm(running)
+    finally:
+        running.server.stop()
+        running.portal.engine.dispose()
+
+
+def _do(firm, change, *args, **kwargs):
+    context = RequestContext(firm.portal, actor=SAM)
+    try:
+        result = change(context, *args, **kwargs)
+        context.session.commit()
+        return result.id if hasattr(result, "id") else result
+    finally:
+        context.session.close()
+
+
+def _items(firm, request_id):
+    with firm.portal.sessions() as session:
+        return {item.name: (item.id, item.status, item.files, item.rejected_reason)
+                for item in document_requests.items_of(session, request_id)}
+
+
+def _request(firm, request_id):
+    with firm.portal.sessions() as session:
+        request = session.get(DocumentRequest, request_id)
+        session.expunge(request)
+        return request
+
+
+def _new(firm, **kwargs):
+    items = [document_requests.NewItem("P60"), document_requests.NewItem("Bank statements", files_expected=2)]
+    return _do(firm, document_requests.create, "acme", title="2025 tax return", items=items,
+               due_on=date(2027, 1, 31), **kwargs)
+
+
+def test_a_request_is_folders_its_contacts_fill_from_a_drive(firm):
+    request_id = _new(firm)
+    alice, bob = firm.as_user("alice"), firm.as_user("bob")
+    assert "Requested - 2025 tax return" in alice.names(f"/acme/{CLIENT}/")
+    assert alice.names(FOLDER + "/") == {"P60", "Bank statements"}
+    assert bob.propfind(FOLDER + "/").status_code == 404
+
+    assert alice.put(FOLDER + "/P60/p60.pdf", b"%PDF p60").status_code == 201
+    assert _items(firm, request_id)["P60"][1:3] == ("uploaded", 1)
+    assert alice.put(FOLDER + "/Bank statements/jan.pdf", b"%PDF jan").status_code == 201
+    assert _items(firm, request_id)["Bank statements"][1] == "requested"  # two expected
+    assert alice.put(FOLDER + "/Bank statements/feb.pdf", b"%PDF feb").status_code == 201
+    assert _items(firm, request_id)["Bank statements"][1] == "uploaded"
+
+    # Nothing straight into the request's folder; its folders are fixed.
+    refused = alice.put(FOLDER + "/loose.pdf", b"%PDF")
+    assert refused.status_code == 403 and "folder of the item" in refused.text
+    assert alice.request("DELETE", FOLDER + "/P60/").status_code == 403
+    # Staff read, and cannot write there.
+    sam = firm.as_user("sam")
+    assert sam.request("GET", FOLDER + "/P60/p60.pdf").content == b"%PDF p60"
+    assert sam.put(FOLDER + "/P60/mine.pdf", b"%PDF").status_code == 403
+
+
+def test_rejected_then_sent_again_then_accepted_completes_it(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF cut off")
+    p60 = _items(firm, request_id)["P60"][0]
+    _do(firm, document_requests.reject, request_id, p60, "The scan is cut off on the right")
+    assert _items(firm, request_id)["P60"][1:] == ("requested", 0, "The scan is cut off on the right")
+    assert alice.names(FOLDER + "/P60/") == set()
+    assert "Not accepted" not in alice.names(FOLDER + "/")
+    sam = firm.as_user("sam")
+    assert sam.request("GET", FOLDER + "/Not accepted/P60/p60.pdf").content == b"%PDF cut off"
+
+    alice.put(FOLDER + "/P60/p60 again.pdf", b"%PDF whole")
+    assert _items(firm, request_id)["P60"][1:] == ("uploaded", 1, None)
+    _do(firm, document_requests.accept, request_id, p60)
+    assert alice.propfind(FOLDER + "/P60/").status_code == 404  # the firm's now
+    assert sam.request("GET", FOLDER + "/P60/p60 again.pdf").status_code == 200
+
+    alice.put(FOLDER + "/Bank statements/a.pdf", b"%PDF a")
+    alice.put(FOLDER + "/Bank statements/b.pdf", b"%PDF b")
+    bank = _items(firm, request_id)["Bank statements"][0]
+    _do(firm, document_requests.accept, request_id, bank)
+    request = _request(firm, request_id)
+    assert request.status == "complete" and request.next_reminder_at is None
+    assert "Requested - 2025 tax return" not in alice.names(f"/acme/{CLIENT}/")
+
+
+def test_a_contacts_delete_makes_the_item_wanted_again(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF")
+    assert alice.request("DELETE", FOLDER + "/P60/p60.pdf").status_code == 204
+    assert _items(firm, request_id)["P60"][1:3] == ("requested", 0)
+
+
+def test_cancelled_hides_the_folders_and_keeps_the_files(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF")
+    _do(firm, document_requests.cancel, request_id)
+    assert alice.propfind(FOLDER + "/").status_code == 404
+    assert firm.as_user("sam").request("GET", FOLDER + "/P60/p60.pdf").status_code == 200
+    with firm.portal.sessions() as session:
+        assert session.query(RequestItem).filter_by(request_id=request_id).count() == 2
