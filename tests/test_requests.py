@@ -38,8 +38,10 @@ def _do(firm, change, *args, **kwargs):
 
 def _items(firm, request_id):
     with firm.portal.sessions() as session:
-        return {item.name: (item.id, item.status, item.files, item.rejected_reason)
-                for item in document_requests.items_of(session, request_id)}
+        return {
+            item.name: (item.id, item.status, item.files, item.rejected_reason)
+            for item in document_requests.items_of(session, request_id)
+        }
 
 
 def _request(firm, request_id):
@@ -51,8 +53,9 @@ def _request(firm, request_id):
 
 def _new(firm, **kwargs):
     items = [document_requests.NewItem("P60"), document_requests.NewItem("Bank statements", files_expected=2)]
-    return _do(firm, document_requests.create, "acme", title="2025 tax return", items=items,
-               due_on=date(2027, 1, 31), **kwargs)
+    return _do(
+        firm, document_requests.create, "acme", title="2025 tax return", items=items, due_on=date(2027, 1, 31), **kwargs
+    )
 
 
 def test_a_request_is_folders_its_contacts_fill_from_a_drive(firm):
@@ -123,3 +126,32 @@ def test_cancelled_hides_the_folders_and_keeps_the_files(firm):
     assert firm.as_user("sam").request("GET", FOLDER + "/P60/p60.pdf").status_code == 200
     with firm.portal.sessions() as session:
         assert session.query(RequestItem).filter_by(request_id=request_id).count() == 2
+
+
+def test_outstanding_lists_open_requests_overdue_first(firm):
+    early = _new(firm)
+    late = _do(
+        firm,
+        document_requests.create,
+        "beta",
+        title="Year end",
+        items=[document_requests.NewItem("Ledger")],
+        due_on=date(2027, 3, 1),
+    )
+    undated = _do(firm, document_requests.create, "beta", title="Anything", items=[document_requests.NewItem("X")])
+    done = _do(
+        firm,
+        document_requests.create,
+        "acme",
+        title="Done",
+        items=[document_requests.NewItem("Y")],
+        due_on=date(2026, 1, 1),
+    )
+    _do(firm, document_requests.cancel, done)
+    with firm.portal.sessions() as session:
+        rows = document_requests.outstanding(session)
+        assert [row.id for row in rows] == [early, late, undated]
+        assert (rows[0].client_name, rows[0].items_total, rows[0].items_requested) == ("Acme Ltd", 2, 2)
+        assert [row.id for row in document_requests.outstanding(session, client="beta llp")] == [late, undated]
+        assert [row.id for row in document_requests.outstanding(session, overdue_on=date(2027, 2, 1))] == [early]
+        assert document_requests.count_outstanding(session, client="acme") == 1

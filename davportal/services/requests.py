@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from davportal.core.atomic import sync_folder
@@ -286,6 +287,68 @@ def of_client(session: Session, client_id: str) -> list[DocumentRequest]:
     order = (DocumentRequest.status != RequestStatus.OPEN.value, DocumentRequest.created_at.desc(),
              DocumentRequest.id.desc())  # fmt: skip
     return list(session.scalars(select(DocumentRequest).where(DocumentRequest.client_id == client_id).order_by(*order)))
+
+
+class Outstanding(NamedTuple):
+    """One open request in the list of everything outstanding."""
+
+    id: int
+    client_id: str
+    client_name: str
+    title: str
+    due_on: date | None
+    items_total: int
+    items_uploaded: int  # for staff to review
+    items_accepted: int
+    sent_at: datetime | None
+    assigned_staff: str | None
+    matter_type: str | None
+
+    @property
+    def items_requested(self) -> int:
+        return self.items_total - self.items_uploaded - self.items_accepted
+
+
+def outstanding(session: Session, *, client: str | None = None, matter_type: str | None = None,
+                staff: str | None = None, due_before: date | None = None, overdue_on: date | None = None,
+                offset: int = 0, limit: int | None = 50) -> list[Outstanding]:  # fmt: skip
+    """Open requests across every client, overdue (soonest due) first, those without a due date
+    last: one query a page. `client` matches the client's id or name (case ignored), `staff` the
+    assigned staff's login, `due_before` is exclusive, `overdue_on` keeps those due before that day."""
+    query = _outstanding(select(*_OUTSTANDING_COLUMNS), client, matter_type, staff, due_before, overdue_on)
+    query = query.order_by(DocumentRequest.due_on.is_(None), DocumentRequest.due_on, DocumentRequest.id)
+    return [Outstanding(*row) for row in session.execute(query.offset(offset).limit(limit))]
+
+
+def count_outstanding(session: Session, *, client: str | None = None, matter_type: str | None = None,
+                      staff: str | None = None, due_before: date | None = None,
+                      overdue_on: date | None = None) -> int:  # fmt: skip
+    query = _outstanding(select(func.count()), client, matter_type, staff, due_before, overdue_on)
+    return session.scalar(query) or 0
+
+
+_OUTSTANDING_COLUMNS = (
+    DocumentRequest.id, DocumentRequest.client_id, Client.name, DocumentRequest.title, DocumentRequest.due_on,
+    DocumentRequest.items_total, DocumentRequest.items_uploaded, DocumentRequest.items_accepted,
+    DocumentRequest.sent_at, Client.assigned_staff, Client.matter_type,
+)  # fmt: skip
+
+
+def _outstanding(query: Select, client: str | None, matter_type: str | None, staff: str | None,
+                 due_before: date | None, overdue_on: date | None) -> Select:  # fmt: skip
+    query = query.select_from(DocumentRequest).join(Client, Client.id == DocumentRequest.client_id).where(
+        DocumentRequest.status == RequestStatus.OPEN.value, Client.archived_at.is_(None))  # fmt: skip
+    if client:
+        query = query.where(or_(Client.id == client, func.lower(Client.name).contains(client.lower(), autoescape=True)))
+    if matter_type:
+        query = query.where(Client.matter_type == matter_type)
+    if staff:
+        query = query.where(Client.assigned_staff == staff)
+    if due_before:
+        query = query.where(DocumentRequest.due_on < due_before)
+    if overdue_on:
+        query = query.where(DocumentRequest.due_on < overdue_on)
+    return query
 
 
 def refresh_folders(session: Session, client_id: str) -> None:
