@@ -55,7 +55,7 @@ def _recount(context: RequestContext, parts: tuple[str, ...], *, arrived: bool) 
             item.rejected_reason = None  # sent again: the last rejection is answered
     if item.status != before:
         count_items(session, request)
-        context.add_event(UPLOADED if arrived else REOPENED, "/".join(parts[1:]),
+        context.add_event(UPLOADED if arrived else REOPENED, "/" + "/".join(parts),
                           f"request {request.id} item '{item.name}': {item.status}")  # fmt: skip
 
 
