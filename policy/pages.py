@@ -7,9 +7,10 @@ button that exists for someone else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-from policy.model import Actor, Role
+from policy.model import EVERY_TYPE, Actor, Role
 
 
 class Tool(StrEnum):
@@ -61,6 +62,16 @@ def tools_of(actor: Actor | None) -> frozenset[Tool]:
     if actor is None:
         return frozenset()
     return TOOLS_BY_ROLE[actor.role] | (ADMIN_TOOLS if may_administer(actor) else frozenset())
+
+
+def sees_request(actor: Actor, client_id: str, for_types: Iterable[str]) -> bool:
+    """Whether a contact's home page shows a client's document request: their own client's, for
+    their participant type (the types that read its folders while it is open). Staff see every
+    request on its staff page instead, never on a contact's home page."""
+    if not actor.is_contact or client_id not in actor.clients:
+        return False
+    types = set(for_types)
+    return EVERY_TYPE in types or actor.clients[client_id] in types
 
 
 def audience_of(actor: Actor) -> Audience:

@@ -15,6 +15,7 @@ from policy.pages import (
     may_turn_off_two_factor,
     may_use,
     second_step,
+    sees_request,
     tools_of,
 )
 
@@ -32,6 +33,7 @@ TABLE = {
     Tool.DESCRIBE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.SHARE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.ACCOUNT: {"staff": True, "admin": True, "contact": True, "adviser": True},
+    Tool.REQUESTS: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.CONSOLE: {"staff": False, "admin": True, "contact": False, "adviser": False},
 }
 ACTORS = {"staff": STAFF, "admin": ADMIN, "contact": CONTACT, "adviser": ADVISER}
@@ -109,3 +111,21 @@ def test_a_refused_size_says_the_limit_as_the_page_does():
 ])  # fmt: skip
 def test_who_may_turn_two_factor_off(who, staff_must_enrol, may):
     assert may_turn_off_two_factor(ACTORS[who], staff_must_enrol=staff_must_enrol) is may
+
+
+@pytest.mark.parametrize(
+    "actor, client_id, for_types, expected",
+    [
+        (CONTACT, "acme", ["*"], True),  # every type
+        (CONTACT, "acme", ["client"], True),
+        (CONTACT, "acme", ["bookkeeper"], False),  # not for their participant type
+        (CONTACT, "beta", ["*"], False),  # another client's
+        (ADVISER, "acme", ["client"], False),  # their type differs by client
+        (ADVISER, "beta", ["client"], True),
+        (ADVISER, "acme", ["adviser", "client"], True),
+        (STAFF, "acme", ["*"], False),  # staff see requests on their own pages, never a contact's
+        (ADMIN, "acme", ["*"], False),
+    ],
+)
+def test_which_requests_a_contacts_home_page_shows(actor, client_id, for_types, expected):
+    assert sees_request(actor, client_id, for_types) is expected

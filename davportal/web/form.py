@@ -20,13 +20,19 @@ def query(environ) -> dict[str, str]:
 
 def read(environ) -> dict[str, str]:
     """A url-encoded form, at most MAX_FORM_BYTES of it."""
+    return {k: v[0] for k, v in read_lists(environ).items()}
+
+
+def read_lists(environ) -> dict[str, list[str]]:
+    """A url-encoded form with every value of a field sent more than once (boxes ticked), at most
+    MAX_FORM_BYTES of it."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     body = environ["wsgi.input"].read(min(length, MAX_FORM_BYTES)) if length else b""
     environ["wsgidav.all_input_read"] = 1
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    return parse_qs(body.decode("utf-8", "replace"))
 
 
 def token_ok(given: str | None, expected: str | None) -> bool:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davportal.services.request import RequestContext
+from davportal.web.document_requests import client_requests, home_requests
 from davportal.web.history import history_context
 from davportal.web.render import FLASH_COOKIE, common_context, respond, set_cookie
 from davportal.web.views import PREVIEWABLE, folder_context
@@ -33,6 +34,11 @@ class WebPages(BaseMiddleware):
             context = common_context(environ, actor) | folder_context(
                 environ, actor, environ["PATH_INFO"], query.get("q", ""), include_archived=query.get("archived") == "1"
             )
+            if len(target.parts) <= 1:  # the home page, or a client's: what is asked of the client first
+                client_id = target.parts[0] if target.parts else None
+                context |= home_requests(environ, actor, client_id)
+                if client_id is not None:
+                    context |= client_requests(environ, actor, client_id)
             return respond(environ, start_response, "200 OK", "folder.html", context,
                            extra=[set_cookie(environ, FLASH_COOKIE, "", max_age=0)])  # fmt: skip
         if "versions" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):

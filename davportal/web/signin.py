@@ -21,7 +21,7 @@ from davportal.services import two_factor
 from davportal.services.authentication import record_sign_in
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
-from davportal.web import actions, console, health, sessions
+from davportal.web import actions, console, document_requests, health, sessions
 from davportal.web.console.visit import Visit
 from davportal.web.form import local as _local
 from davportal.web.form import query as _query
@@ -119,7 +119,9 @@ class WebSignIn(BaseMiddleware):
         if route in account.PUBLIC_ROUTES and method in ("GET", "HEAD", "POST"):
             return account.public(self.portal, environ, start_response, route)
         if signed is None:
-            return redirect(start_response, f"{WEB}/login")
+            # A page's address opened in a browser (a request's link in an email) is shown after the sign-in.
+            after = f"?next={quote(WEB + route)}" if _browser_navigation(environ) and method == "GET" else ""
+            return redirect(start_response, f"{WEB}/login{after}")
         if route == "/login/code" and signed.pending == SecondStep.CODE:
             return self._code(environ, start_response, signed)
         # Not while a code is due: the page could turn on two-factor with a new secret, passing it by.
@@ -130,6 +132,10 @@ class WebSignIn(BaseMiddleware):
         actor = signed.actor
         if console.is_console(route):
             return console.route(Visit(environ, start_response, self.portal, actor, signed.csrf, route))
+        if document_requests.is_requests(route):
+            return document_requests.route(
+                document_requests.RequestVisit(environ, start_response, self.portal, actor, signed.csrf, route)
+            )
         if route == "/received" and method == "GET" and may_use(actor, Tool.RECEIVED):
             query = _query(environ)
             context = received_context(environ, actor, query.get("client", ""), query.get("since", ""))
