@@ -146,7 +146,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
     name = folder_name(portal.settings.requests.folder_prefix + request.title, taken)
     request.folder = f"{shared}/{name}"
     _make_folder(context, request.client_id, request.folder)
-    used: list[str] = []
+    used = [NOT_ACCEPTED_FOLDER]  # kept for the files staff turn down
     for item in items_of(session, request.id):
         item.folder = f"{request.folder}/{folder_name(item.name, used)}"
         used.append(item.folder.rsplit("/", 1)[-1])
@@ -212,9 +212,10 @@ def add_item(context: RequestContext, request_id: int, item: NewItem) -> Request
     added = _new_item(request, item, max((i.position for i in items), default=-1) + 1)
     session.add(added)
     if request.folder is not None:
-        added.folder = (
-            f"{request.folder}/{folder_name(item.name, [i.folder.rsplit('/', 1)[-1] for i in items if i.folder])}"
-        )
+        # Not an item's name, nor "Not accepted", nor a folder still there of an item removed.
+        on_disk = _names_in(context.portal.storage.path_of((request.client_id, *request.folder.split("/"))))
+        taken = {NOT_ACCEPTED_FOLDER, *on_disk, *(i.folder.rsplit("/", 1)[-1] for i in items if i.folder)}
+        added.folder = f"{request.folder}/{folder_name(item.name, taken)}"
         _make_folder(context, request.client_id, added.folder)
     session.flush()
     count_items(session, request)
