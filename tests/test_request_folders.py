@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from davportal.core.models import AuditEvent
+from davportal.services import documents, fulfilment
 from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
 from davportal.services.requests import NewItem
@@ -387,3 +389,75 @@ def test_an_item_accepted_with_nothing_uploaded_completes_the_request(office):
     with office.portal.sessions() as session:
         assert document_requests.find(session, request_id).status == "complete"
     assert office.as_user("alice").propfind(folder + "/").status_code == 404
+
+
+def test_a_request_whose_sending_does_not_commit_leaves_no_folder_behind(office):
+    """The folders are made on disk before the transaction commits: if it does not (a later step
+    failed, or the database did), they go again, and the request can be sent afresh."""
+    title = f"Rolled back {uuid.uuid4().hex[:6]}"
+    context = RequestContext(office.portal, actor=SAM)
+    try:
+        document_requests.create(context, "acme", title=title, items=[NewItem("P60")], participants=["client"])
+        assert (office.portal.storage.path_of(("acme", CLIENT)) / f"Requested - {title}" / "P60").is_dir()
+        context.session.rollback()
+    finally:
+        context.session.close()
+    assert not (office.portal.storage.path_of(("acme", CLIENT)) / f"Requested - {title}").exists()
+    assert f"Requested - {title}" not in office.as_user("alice").names(f"/acme/{CLIENT}/")
+    request_id, folder = _ask(office, "P60", title=title)
+    assert folder == f"/acme/{CLIENT}/Requested - {title}"  # its own name, not "(2)"
+
+
+@pytest.mark.parametrize("one_item", [True, False], ids=["one item", "two items"])
+def test_files_arriving_at_once_are_counted_one_after_the_other(office, backend, one_item):
+    """Two uploads at once, into one item or into two of one request: the second to count waits
+    for the first's commit and sees its file, so neither's count overwrites the other's
+    (PostgreSQL: writers run side by side)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite lets one writer at a time: an upload's record already waits for the other's commit")
+    if one_item:
+        request_id, folder = _ask(office, "Bank statements", expected={"Bank statements": 2})
+        into = {"alice": "Bank statements", "carol": "Bank statements"}
+    else:
+        request_id, folder = _ask(office, "P60", "Passport")
+        into = {"alice": "P60", "carol": "Passport"}
+    portal = office.portal
+
+    def arrive(context: RequestContext) -> None:
+        login = context.actor.login
+        parts = (*folder.strip("/").split("/"), into[login], f"{login}.pdf")
+        portal.storage.path_of(parts).write_bytes(b"%PDF " + login.encode())
+        documents.record(context.session, "acme", "/".join(parts[1:]), login, is_folder=False)
+        fulfilment.arrived(context, parts)
+
+    first = RequestContext(portal, actor=Actor("alice", Role.CONTACT, clients={"acme": "client"}))
+    second = RequestContext(portal, actor=Actor("carol", Role.CONTACT, clients={"acme": "client"}))
+    pid = second.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    arrive(first)  # counted, not yet committed
+    done = threading.Event()
+
+    def the_other():
+        try:
+            arrive(second)
+            second.session.commit()
+        finally:
+            second.session.close()
+            done.set()
+
+    thread = threading.Thread(target=the_other)
+    thread.start()
+    waiting = text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted")
+    with portal.engine.connect() as watch:
+        deadline = time.monotonic() + 60  # a bound, never a wait: on time, the other is waiting or done
+        while not done.is_set() and not watch.execute(waiting, {"pid": pid}).scalar():
+            assert time.monotonic() < deadline, "the second upload neither waited nor finished"
+            time.sleep(0.02)
+    first.session.commit()
+    first.session.close()
+    thread.join()
+    if one_item:
+        assert _status(office, request_id, "Bank statements") == ("uploaded", 2)
+    else:
+        assert _status(office, request_id, "P60") == _status(office, request_id, "Passport") == ("uploaded", 1)
+    with portal.sessions() as session:
+        assert document_requests.find(session, request_id).items_uploaded == (1 if one_item else 2)

@@ -12,10 +12,11 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, event, func, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from davportal.core.atomic import sync_folder
 from davportal.core.errors import BadRequest, NotFound
@@ -445,7 +446,41 @@ def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok
             raise RequestProblem(f"'{path.rsplit('/', 1)[-1]}' is already there; try again.") from None
         return
     sync_folder(disk.parent)
+    _removed_unless_committed(context.session, disk)
     documents.record(context.session, client_id, path, _actor(context).login, is_folder=True)
+
+
+_MADE = "davportal.requests.folders-made"  # in a session's info: folders made on disk in its transaction
+
+
+def _removed_unless_committed(session: Session, disk: Path) -> None:
+    """The folder goes again if the transaction that made it does not commit (a later step
+    failed, or the commit did): a request that was not sent leaves no empty folder behind in
+    Client's shared, where its contacts would find it. Only while still empty: what anyone put
+    in it meanwhile stays."""
+    made = session.info.get(_MADE)
+    if made is None:
+        made = session.info[_MADE] = []
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_transaction_end", _ended)
+    made.append(disk)
+
+
+def _committed(session: Session) -> None:
+    session.info.get(_MADE, []).clear()
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint: the transaction goes on
+    made = session.info.get(_MADE, [])
+    for disk in reversed(made):
+        try:
+            os.rmdir(disk)
+        except OSError:
+            continue  # something is in it, or it is gone
+        sync_folder(disk.parent)
+    made.clear()
 
 
 def _names_in(folder) -> set[str]:
