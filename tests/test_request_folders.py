@@ -461,3 +461,19 @@ def test_files_arriving_at_once_are_counted_one_after_the_other(office, backend,
         assert _status(office, request_id, "P60") == _status(office, request_id, "Passport") == ("uploaded", 1)
     with portal.sessions() as session:
         assert document_requests.find(session, request_id).items_uploaded == (1 if one_item else 2)
+
+
+def test_rejecting_an_item_with_more_files_than_asked_sets_them_all_aside_at_once(office):
+    request_id, folder = _ask(office, "P60")
+    alice = office.as_user("alice")
+    for name in ("one.pdf", "two.pdf", "three.pdf"):
+        assert alice.put(f"{folder}/P60/{name}", b"%PDF " + name.encode()).status_code == 201
+    context = RequestContext(office.portal, actor=SAM)  # a page's: its events are audited with it
+    try:
+        document_requests.reject(context, request_id, _items(office, request_id)["P60"][0], "Not the P60")
+        context.session.commit()
+    finally:
+        context.session.close()
+    assert _status(office, request_id, "P60") == ("requested", 0)
+    assert [event for event in context.events if event[0].startswith("REQUEST-")] == []  # no "uploaded" meanwhile
+    assert office.as_user("sam").names(f"{folder}/Not accepted/P60/") == {"one.pdf", "two.pdf", "three.pdf"}

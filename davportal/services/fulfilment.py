@@ -48,16 +48,20 @@ def _recount(context: RequestContext, parts: tuple[str, ...], *, arrived: bool) 
     item = _item_holding(session, parts)
     if item is None or item.folder is None or item.status == ItemStatus.ACCEPTED.value:
         return
-    request = session.get(DocumentRequest, item.request_id)
-    assert request is not None and context.actor is not None
+    assert context.actor is not None
     before = item.status
     item.files = _count_files(context.portal.storage.path_of((parts[0], *item.folder.split("/"))))
-    item.status = item_status(item.files, item.files_expected, accepted=False).value
+    status = item_status(item.files, item.files_expected, accepted=False).value
     if arrived:
         item.uploaded_at, item.uploaded_by = utcnow(), context.actor.login
-        if item.status == ItemStatus.UPLOADED.value:
+        if status == ItemStatus.UPLOADED.value:
             item.rejected_reason = None  # sent again: the last rejection is answered
+    elif status == ItemStatus.UPLOADED.value:
+        status = before  # a file leaving never fulfils an item (staff setting a rejected item's files aside)
+    item.status = status
     if item.status != before:
+        request = session.get(DocumentRequest, item.request_id)
+        assert request is not None
         count_items(session, request)
         context.add_event(UPLOADED if arrived else REOPENED, "/".join(parts[1:]),
                           f"request {request.id} item '{item.name}': {item.status}")  # fmt: skip
