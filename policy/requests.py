@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from policy.model import Rule
-from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_reserved, normalize
+from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_desktop_file, is_reserved, normalize
 
 REQUEST_AREA = "request"  # the request's folder: contacts read, nobody writes files straight into it
 ITEM_AREA = "request-item"  # an item still wanted: its contacts upload (and remove their own uploads)
@@ -141,8 +141,10 @@ def folder_name(wanted: str, taken: Iterable[str] = ()) -> str:
     every path the portal is asked for is."""
     cleaned = "".join(REPLACEMENT if _unstorable(ch) else ch for ch in " ".join(normalize(wanted).split()))
     cleaned = _shortened(cleaned.rstrip(" .")[:NAME_CHARACTERS], NAME_BYTES).rstrip(" .") or "Documents"
-    if is_reserved(cleaned) or not check_new_name(cleaned).allowed:
-        cleaned = f"- {cleaned}"  # a Windows device name ("CON"), or the portal's own prefix
+    if is_reserved(cleaned) or is_desktop_file(cleaned) or not check_new_name(cleaned).allowed:
+        # A Windows device name ("CON"), the portal's own prefix, or a name desktop clients write
+        # on their own ("desktop.ini", "~$..."), which the other party is never shown.
+        cleaned = f"- {cleaned}"
     seen = {name.casefold() for name in taken}
     name, n = cleaned, 1
     while name.casefold() in seen:

@@ -10,7 +10,7 @@ import pytest
 
 from policy import Action, Actor, Decision, Role, Target, decide, default_rules
 from policy.access import NOT_YOUR_UPLOAD
-from policy.names import check_new_name
+from policy.names import check_new_name, is_desktop_file
 from policy.requests import (
     CLOSED_READ_ONLY,
     NOT_ACCEPTED_FOLDER,
@@ -170,10 +170,14 @@ def test_request_folders_round_trip_through_the_clients_row():
     ("nul.txt", "- nul.txt"),
     ("com1", "- com1"),
     (".davportal-trash", "- .davportal-trash"),
+    ("desktop.ini", "- desktop.ini"),  # a desktop client's own name: never shown to the other party
+    ("~$ letters", "- ~$ letters"),
+    ("._scans", "- ._scans"),
 ])  # fmt: skip
 def test_folder_name_is_one_every_drive_stores(wanted, name):
     assert folder_name(wanted) == name
     assert check_new_name(folder_name(wanted)).allowed
+    assert not is_desktop_file(folder_name(wanted))
 
 
 def test_folder_name_avoids_names_taken_whatever_their_case():

@@ -477,3 +477,14 @@ def test_rejecting_an_item_with_more_files_than_asked_sets_them_all_aside_at_onc
     assert _status(office, request_id, "P60") == ("requested", 0)
     assert [event for event in context.events if event[0].startswith("REQUEST-")] == []  # no "uploaded" meanwhile
     assert office.as_user("sam").names(f"{folder}/Not accepted/P60/") == {"one.pdf", "two.pdf", "three.pdf"}
+
+
+def test_a_title_and_items_typed_on_a_mac_are_folders_every_drive_finds(office):
+    """Names arrive decomposed from macOS (e + a combining accent); paths are matched in NFC."""
+    request_id, folder = _ask(
+        office, "Pie\u0300ces d'identite\u0301", title=f"Re\u0301sume\u0301 {uuid.uuid4().hex[:4]}"
+    )
+    alice = office.as_user("alice")
+    assert "Pièces d'identité" in alice.names(folder + "/")
+    assert alice.put(f"{folder}/Pièces d'identité/passport.pdf", b"%PDF").status_code == 201
+    assert _status(office, request_id, "Pie\u0300ces d'identite\u0301") == ("uploaded", 1)
