@@ -488,3 +488,14 @@ def test_a_title_and_items_typed_on_a_mac_are_folders_every_drive_finds(office):
     assert "Pièces d'identité" in alice.names(folder + "/")
     assert alice.put(f"{folder}/Pièces d'identité/passport.pdf", b"%PDF").status_code == 201
     assert _status(office, request_id, "Pie\u0300ces d'identite\u0301") == ("uploaded", 1)
+
+
+def test_a_file_rejected_twice_under_one_name_is_kept_twice_and_still_opens(office):
+    request_id, folder = _ask(office, "P60")
+    alice, p60 = office.as_user("alice"), _items(office, request_id)["P60"][0]
+    for attempt in (b"%PDF first", b"%PDF second"):
+        assert alice.put(f"{folder}/P60/P60.pdf", attempt).status_code == 201
+        _do(office, document_requests.reject, request_id, p60, "Cut off")
+    sam = office.as_user("sam")
+    assert sam.names(f"{folder}/Not accepted/P60/") == {"P60.pdf", "P60 (2).pdf"}
+    assert sam.request("GET", f"{folder}/Not accepted/P60/P60 (2).pdf").content == b"%PDF second"

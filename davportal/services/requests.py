@@ -424,7 +424,7 @@ def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestI
         held = f"{aside}/{item.folder.rsplit('/', 1)[-1]}"
         _make_folder(context, client_id, held, exist_ok=True)
         for name in names:
-            kept_as = folder_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
+            kept_as = _free_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
             placing.move(context, folder / name, (client_id, *item.folder.split("/"), name),
                          (client_id, *held.split("/"), kept_as), overwrite=False)  # fmt: skip
     else:
@@ -435,6 +435,18 @@ def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestI
                                property_url=ref_url(client_id, path, is_folder=is_folder))  # fmt: skip
         sync_folder(folder)
     return len(names)
+
+
+def _free_name(name: str, taken: Iterable[str]) -> str:
+    """The file's own name, or with a number before its extension where that is taken (a second
+    rejection of "p60.pdf" keeps "p60 (2).pdf": still a PDF that opens)."""
+    seen = {other.casefold() for other in taken}
+    stem, dot, extension = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    candidate, n = name, 1
+    while candidate.casefold() in seen:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{extension}"
+    return candidate
 
 
 def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok: bool = False) -> None:
