@@ -84,8 +84,8 @@ def test_a_put_beside_a_clients_open_requests_costs_what_it_costs_without_them(f
 
     context = RequestContext(firm.portal, actor=ADMIN)
     try:
-        document_requests.create(context, "acme", title="Counted", items=[document_requests.NewItem("P60")],
-                                 due_on=date(2027, 1, 31))  # fmt: skip
+        document_requests.create(context, "acme", title="Counted", due_on=date(2027, 1, 31),
+                                 items=[document_requests.NewItem("Bank statements", files_expected=2)])  # fmt: skip
         context.session.commit()
     finally:
         context.session.close()
@@ -99,3 +99,10 @@ def test_a_put_beside_a_clients_open_requests_costs_what_it_costs_without_them(f
         statements[client] = counter.statements
     assert len(statements["acme"]) == len(statements["beta"]), statements
     assert not [s for s in statements["acme"] if "request" in s.lower()], statements["acme"]
+    # Into an item's folder: its item read (locked) and its count written, two statements more;
+    # the request's own counts only when the item's status changes (here: one of two files).
+    with StatementCounter(firm.portal.engine) as counter:
+        put = firm.as_user("alice").put(f"/acme/{CLIENT}/Requested - Counted/Bank statements/jan.pdf", b"%PDF")
+        assert put.status_code == 201
+    assert len(counter.statements) == len(statements["acme"]) + 2, counter.statements
+    assert [s.split()[0] for s in counter.statements if "request" in s.lower()] == ["SELECT", "UPDATE"]
