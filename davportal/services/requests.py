@@ -469,7 +469,7 @@ def _removed_unless_committed(session: Session, disk: Path) -> None:
     """The folder goes again if the transaction that made it does not commit (a later step
     failed, or the commit did): a request that was not sent leaves no empty folder behind in
     Client's shared, where its contacts would find it. Only while still empty: what anyone put
-    in it meanwhile stays."""
+    in it meanwhile stays. (A file `placing.move` moves needs no such care: it commits as it moves.)"""
     made = session.info.get(_MADE)
     if made is None:
         made = session.info[_MADE] = []
