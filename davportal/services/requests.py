@@ -195,13 +195,17 @@ def reject(context: RequestContext, request_id: int, item_id: int, reason: str, 
     # Wanted again before its files go: moving them out is then no news to the item.
     item.status, item.files, item.reviewed_at, item.reviewed_by, item.rejected_reason = (
         ItemStatus.REQUESTED.value, 0, now, actor.login, reason)  # fmt: skip
-    moved = _set_aside(context, request, item, keep=keep)
     count_items(session, request)
     refresh_folders(session, request.client_id)
     _tell_contacts(context, request, REJECTED_NOTICE, item.folder)
+    folder = context.portal.storage.path_of((request.client_id, *item.folder.split("/")))
+    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     where = "kept for staff in 'Not accepted'" if keep else "moved to the trash"
-    audit.record(session, actor, REJECTED, _where(request, item),
-                 f"request {request.id} item '{item.name}' rejected: {reason} ({moved} file(s) {where})")  # fmt: skip
+    audit.record(session, actor, REJECTED, _where(request, item), f"request {request.id} item '{item.name}' "
+                 f"rejected: {reason} ({len(names)} file(s) {where})")  # fmt: skip
+    # The files go last: a move commits what is above under the name's lock, so one that fails
+    # leaves the rejection recorded and told, and the files not yet moved where they were.
+    _set_aside(context, request, item, names, keep=keep)
     return item
 
 
@@ -410,14 +414,14 @@ def _tell_contacts(context: RequestContext, request: DocumentRequest, kind: str,
                                     kind=kind, path=path, actor=_actor(context).login)  # fmt: skip
 
 
-def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, *, keep: bool) -> int:
-    """Move the item's files out of its folder; returns how many."""
+def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, names: list[str], *,
+               keep: bool) -> None:  # fmt: skip
+    """Move these (the item's files and folders) out of its folder."""
     portal, client_id = context.portal, request.client_id
     assert item.folder is not None and request.folder is not None
     folder = portal.storage.path_of((client_id, *item.folder.split("/")))
-    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     if not names:
-        return 0
+        return
     if keep:
         aside = f"{request.folder}/{NOT_ACCEPTED_FOLDER}"
         _make_folder(context, client_id, aside, exist_ok=True)
@@ -434,7 +438,6 @@ def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestI
                                deleted_by=_actor(context).login,
                                property_url=ref_url(client_id, path, is_folder=is_folder))  # fmt: skip
         sync_folder(folder)
-    return len(names)
 
 
 def _free_name(name: str, taken: Iterable[str]) -> str:
