@@ -69,10 +69,10 @@ def asked(session: Session, settings: Settings, notices: list[Notice], now: date
     for item in session.scalars(select(RequestItem).where(RequestItem.request_id.in_(ids))
                                 .order_by(RequestItem.position, RequestItem.id)):  # fmt: skip
         items.setdefault(item.request_id, []).append(item)
-    on_request = set(session.execute(select(RequestContact.request_id, RequestContact.login)
-                                     .where(RequestContact.request_id.in_(ids))).tuples())  # fmt: skip
-    names = dict(session.execute(select(Client.id, Client.name).where(
-        Client.id.in_({r.client_id for r in requests.values()}))).tuples())  # fmt: skip
+    on_request = {(request_id, login) for request_id, login in session.execute(
+        select(RequestContact.request_id, RequestContact.login).where(RequestContact.request_id.in_(ids)))}  # fmt: skip
+    names = {client_id: name for client_id, name in session.execute(select(Client.id, Client.name).where(
+        Client.id.in_({r.client_id for r in requests.values()})))}  # fmt: skip
     today = now.astimezone(settings.requests.zone).date()
     found = []
     for request_id, told in by_request.items():
