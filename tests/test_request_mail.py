@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import date, datetime, time, timedelta, timezone
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +29,7 @@ ZONE = ZoneInfo("America/New_York")  # reminders at 09:00 there: 14:00 UTC in wi
 LATER = timedelta(minutes=10)  # past the digest window
 DUE = (utcnow() + timedelta(days=60)).date()  # ahead of the real clock: the notices it writes are older
 FOLDER = f"{CLIENT}/Requested - 2025 tax return"
-LINK = "https://portal.dupont.example" + quote(f"/acme/{FOLDER}/")
+LINK = "https://portal.dupont.example/.davportal-web/requests/{}"
 NewItem = document_requests.NewItem
 
 
@@ -118,7 +117,7 @@ def _upload(running, login: str, item: str, name: str) -> None:
 
 
 def test_a_request_sent_emails_its_contacts_what_is_asked_and_the_message(firm, inbox):
-    _ask(firm)
+    link = LINK.format(_ask(firm))
     received = _sent_then_read(firm, inbox, utcnow())
     assert sorted(received) == ["alice@acme.example", "carol@acme.example"]  # not bob, not staff
     (message,) = received["alice@acme.example"]
@@ -129,9 +128,9 @@ def test_a_request_sent_emails_its_contacts_what_is_asked_and_the_message(firm, 
     assert f"Due by {long_date(DUE)}.\n" in text
     assert "Please send these before the end of the month.\nThank you! <Sam & co>\n" in text
     assert "* P60 — From your employer\n" in text and "* Bank statements (2 files)\n" in text
-    assert f"Upload them on the portal: {LINK}\n" in text
+    assert f"Upload them on the portal: {link}\n" in text
     assert "Thank you! &lt;Sam &amp; co&gt;" in html and "<Sam" not in html  # the message escaped
-    assert f'<a href="{LINK}"' in html and "<strong>P60</strong>" in html
+    assert f'<a href="{link}"' in html and "<strong>P60</strong>" in html
     for body in (text, html):
         assert "WebDAV" not in body and "PROPFIND" not in body and "404" not in body
     assert inbox.messages and not any(part.get_filename() for m in inbox.messages for part in m.walk())
@@ -261,7 +260,7 @@ def test_a_complete_request_emails_the_firm(firm, inbox):
     assert message["Subject"] == "Dupont & Søn LLP: 2025 tax return for Acme Ltd is complete"
     text = _text(message)
     assert "2025 tax return for Acme Ltd is complete: every item asked for is accepted (2 in all).\n" in text
-    assert f"Its documents: {LINK}\n" in text
+    assert f"The request on the portal: {LINK.format(request_id)}\n" in text
 
 
 def _together(portals, at: datetime, statement: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from policy.requests import ItemStatus, RequestStatus, is_overdue
 # The kinds of notice `services.requests` writes about a request.
 REQUESTED, REMINDER, REJECTED, COMPLETE = "requested", "reminder", "rejected", "complete"
 _FIRST = (REQUESTED, REJECTED, REMINDER)  # what a contact's email says first of a request, when several apply
+REQUEST_PATH = "/.davportal-web/requests"  # the web's route (davportal.web) of a request's page
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _asked(settings: Settings, request: DocumentRequest, items: list[RequestItem
     return Asked(
         kind=kind, title=request.title, client=names.get(request.client_id, request.client_id),
         message=request.message if kind == REQUESTED else None, when=when, due=due, overdue=overdue,
-        folder=request.folder, link=link(settings, request.client_id, request.folder),
+        folder=request.folder, link=link(settings, request.id),
         items=[Wanted(item.name, item.note, item.files_expected, item.files, item.rejected_reason)
                for item in items if item.status == ItemStatus.REQUESTED.value],
         not_accepted=list(dict.fromkeys(not_accepted)),
@@ -137,9 +137,10 @@ def _asked(settings: Settings, request: DocumentRequest, items: list[RequestItem
     )  # fmt: skip
 
 
-def link(settings: Settings, client_id: str, folder: str) -> str:
-    """The request on the web: its folder's address, which a browser opens as the request's page."""
-    return settings.notifications.public_url.rstrip("/") + quote(f"/{client_id}/{folder}/")
+def link(settings: Settings, request_id: int) -> str:
+    """The request on the web: a contact lands on it on their client's page (signing in first if
+    need be), staff on its own page."""
+    return f"{settings.notifications.public_url.rstrip('/')}{REQUEST_PATH}/{request_id}"
 
 
 def long_date(day: date) -> str:
