@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from davportal.core.models import Client, DocumentRequest, RequestItem, utcnow
 from davportal.core.settings import Settings
 from davportal.notifications import events
+from davportal.notifications.asked import REMINDER
 from davportal.services import audit
-from davportal.services.requests import REMINDED, REMINDER_NOTICE
+from davportal.services.requests import REMINDED
 from policy import Actor, Role, Target
 from policy.requests import ItemStatus, RequestStatus, next_reminder, reminders_from
 
@@ -66,7 +67,7 @@ def remind_due(session: Session, settings: Settings, *, now: datetime | None = N
         request.reminders_sent, request.last_reminded_at = request.reminders_sent + 1, now
         assert request.folder is not None  # an open request was sent: it has its folder
         told = events.tell_contacts_of_request(session, settings.notifications, request=request,
-                                               kind=REMINDER_NOTICE, path=request.folder, actor=PORTAL.login,
+                                               kind=REMINDER, path=request.folder, actor=PORTAL.login,
                                                now=now)  # fmt: skip
         audit.record(session, PORTAL, REMINDED, Target((request.client_id, *request.folder.split("/"))),
                      f"request {request.id} '{request.title}': reminder {request.reminders_sent}, "

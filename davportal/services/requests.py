@@ -22,7 +22,7 @@ from davportal.core.atomic import sync_folder
 from davportal.core.errors import BadRequest, NotFound
 from davportal.core.models import Client, DocumentRequest, Membership, RequestContact, RequestItem, utcnow
 from davportal.core.paths import ref_url
-from davportal.notifications import events
+from davportal.notifications import asked, events
 from davportal.services import audit, documents, placing, trash
 from davportal.services.fulfilment import count_items
 from davportal.services.request import RequestContext
@@ -47,8 +47,6 @@ from policy.requests import (
 CREATED, SENT = "REQUEST-CREATE", "REQUEST-SEND"
 ACCEPTED, REJECTED, CHANGED = "REQUEST-ACCEPT", "REQUEST-REJECT", "REQUEST-CHANGE"
 CANCELLED, COMPLETED, REMINDED = "REQUEST-CANCEL", "REQUEST-COMPLETE", "REQUEST-REMIND"
-# Kinds of notice a request sends (the digest writes them as one email per recipient and window).
-SENT_NOTICE, REMINDER_NOTICE, REJECTED_NOTICE, COMPLETE_NOTICE = "requested", "reminder", "rejected", "complete"
 
 
 @dataclass(frozen=True)
@@ -157,7 +155,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
     _schedule(context, request, after=now)
     session.flush()
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, SENT_NOTICE, request.folder)
+    _tell_contacts(context, request, asked.REQUESTED, request.folder)
     audit.record(session, actor, SENT, Target((request.client_id, *request.folder.split("/"))),
                  f"request {request.id} '{request.title}' sent")  # fmt: skip
     return request
@@ -197,7 +195,7 @@ def reject(context: RequestContext, request_id: int, item_id: int, reason: str, 
         ItemStatus.REQUESTED.value, 0, now, actor.login, reason)  # fmt: skip
     count_items(session, request)
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, REJECTED_NOTICE, item.folder)
+    _tell_contacts(context, request, asked.REJECTED, item.folder)
     folder = context.portal.storage.path_of((request.client_id, *item.folder.split("/")))
     names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     where = "kept for staff in 'Not accepted'" if keep else "moved to the trash"
@@ -391,7 +389,7 @@ def _settle(context: RequestContext, request: DocumentRequest, now: datetime) ->
     if request.status == RequestStatus.OPEN.value and status is RequestStatus.COMPLETE:
         request.status, request.completed_at, request.next_reminder_at = status.value, now, None
         events.tell_staff_of_request(session, context.portal.settings.notifications, request=request,
-                                     kind=COMPLETE_NOTICE, actor=_actor(context).login)  # fmt: skip
+                                     kind=asked.COMPLETE, actor=_actor(context).login)  # fmt: skip
         audit.record(
             session, _actor(context), COMPLETED, _where(request), f"request {request.id} '{request.title}' complete"
         )
