@@ -63,7 +63,8 @@ def _recount(context: RequestContext, parts: tuple[str, ...], *, arrived: bool) 
         request = session.get(DocumentRequest, item.request_id)
         assert request is not None
         count_items(session, request)
-        context.add_event(UPLOADED if arrived else REOPENED, "/".join(parts[1:]),
+        uploaded = item.status == ItemStatus.UPLOADED.value
+        context.add_event(UPLOADED if uploaded else REOPENED, "/" + "/".join(parts),
                           f"request {request.id} item '{item.name}': {item.status}")  # fmt: skip
 
 
