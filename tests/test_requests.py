@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from davportal.core.models import DocumentRequest, RequestItem
-from davportal.services import audit
+from davportal.services import audit, trash
 from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
 from policy import Actor, Role
@@ -178,3 +178,15 @@ def test_word_saving_over_a_document_in_an_item_is_one_upload_in_the_trail(firm)
             if e["action"].startswith("REQUEST-UP") or e["action"] == "REQUEST-REOPEN"
         ]
     assert trail == [("REQUEST-UPLOAD", "p60.docx")]
+
+
+def test_a_file_restored_from_the_trash_into_an_item_counts_again(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF")
+    assert alice.request("DELETE", FOLDER + "/P60/p60.pdf").status_code == 204
+    assert _items(firm, request_id)["P60"][1:3] == ("requested", 0)
+    with firm.portal.sessions.begin() as session:
+        (deleted,) = trash.list_items(session, "acme")
+        trash.restore(session, firm.portal.storage, deleted.id, actor=SAM)
+    assert _items(firm, request_id)["P60"][1:3] == ("uploaded", 1)

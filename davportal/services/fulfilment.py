@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davportal.core.models import DocumentRequest, RequestItem, utcnow
+from davportal.core.storage import Storage
 from davportal.services.request import RequestContext
 from policy.names import is_desktop_file, is_reserved
 from policy.requests import ITEM_AREA, ItemStatus, RequestStatus, item_status
@@ -26,6 +27,19 @@ def arrived(context: RequestContext, parts: tuple[str, ...]) -> None:
 def left(context: RequestContext, parts: tuple[str, ...]) -> None:
     """A file was deleted or moved away: an item it fulfilled may be wanted again."""
     _recount(context, parts, arrived=False)
+
+
+def restored(session: Session, storage: Storage, client_id: str, path: str) -> None:
+    """A file or folder came back from the trash: the item it is in (if any) counts it again."""
+    parts = (client_id, *path.split("/"))
+    item = _item_holding(session, (*parts, "")) if len(parts) >= 3 else None
+    if item is None or item.folder is None or item.status == ItemStatus.ACCEPTED.value:
+        return
+    item.files = _count_files(storage.path_of((client_id, *item.folder.split("/"))))
+    item.status = item_status(item.files, item.files_expected, accepted=False).value
+    request = session.get(DocumentRequest, item.request_id)
+    assert request is not None
+    count_items(session, request)
 
 
 def count_items(session: Session, request: DocumentRequest) -> None:
