@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import Conflict
-from davportal.core.models import Account, AuditEvent, Client
+from davportal.core.models import Account, AuditEvent, Client, utcnow
+from davportal.services import requests as document_requests
 from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
+from davportal.services.requests import NewItem
 from policy import Actor, Role
 from provisioning import accounts, clients
 
@@ -77,7 +81,24 @@ def create_demo_firm(portal: Portal) -> list[DemoLogin]:
               b"Put the documents you send us in this folder.\n")  # fmt: skip
         _file(portal, (client_id, "Matter notes", "Internal notes.txt"),
               b"Private to the firm: the client never sees this folder.\n")  # fmt: skip
+    _ask_for_documents(portal)
     return logins
+
+
+def _ask_for_documents(portal: Portal) -> None:
+    """Acme is asked for its year-end papers, once: alice sees the request first."""
+    context = RequestContext(portal, actor=DEMO_ACTOR)
+    try:
+        if document_requests.of_client(context.session, "acme"):
+            return
+        due = (utcnow() + timedelta(days=30)).date()
+        items = [NewItem("Bank statements", "The last three months, every account.", 3), NewItem("P60"),
+                 NewItem("Receipts for expenses")]  # fmt: skip
+        document_requests.create(context, "acme", title="Year-end papers", items=items, due_on=due,
+                                 message="Please send us these for your year-end accounts.")  # fmt: skip
+        context.session.commit()
+    finally:
+        context.session.close()
 
 
 def _claim_for_the_demo(session: Session) -> None:

@@ -6,12 +6,13 @@ Notices are added to the session of the change itself, so they commit (or not) w
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import NamedTuple, cast
 
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from davportal.core.models import Account, Client, DocumentRequest, Membership, Notice, RequestContact
+from davportal.core.models import Account, Client, DocumentRequest, Membership, Notice, RequestContact, utcnow
 from davportal.core.settings import Notifications, Settings
 from davportal.notifications.digest import LEFT_OUT
 from davportal.services.request import RequestContext
@@ -132,8 +133,9 @@ def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
 
 
 def tell_contacts_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,
-                             path: str, actor: str) -> int:  # fmt: skip
-    """A request sent, an item rejected, a reminder: a notice for each of its contacts with an email.
+                             path: str, actor: str, now: datetime | None = None) -> int:  # fmt: skip
+    """A request sent, an item rejected, a reminder: a notice for each of its contacts with an email
+    (dated `now`: the digest window counts from it).
 
     What the email says is read when it is composed (the items still open then), so a notice about
     a request that is done or cancelled by then says nothing and is left out.
@@ -147,10 +149,12 @@ def tell_contacts_of_request(session: Session, settings: Notifications, *, reque
         .where(RequestContact.request_id == request.id, Account.email.is_not(None), Account.disabled.is_(False),
                Client.archived_at.is_(None))
     ).all()  # fmt: skip
-    _add_notices(session, [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": request.client_id,
-                            "path": path, "actor": actor, "to_staff": False, "message_id": None,
-                            "request_id": request.id} for login, email in rows if login != actor])  # fmt: skip
-    return len(rows)
+    at = now or utcnow()
+    told = [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": request.client_id, "path": path,
+             "actor": actor, "to_staff": False, "message_id": None, "request_id": request.id, "created_at": at}
+            for login, email in rows if login != actor]  # fmt: skip
+    _add_notices(session, told)
+    return len(told)
 
 
 def tell_staff_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,

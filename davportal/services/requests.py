@@ -12,16 +12,17 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, event, func, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from davportal.core.atomic import sync_folder
 from davportal.core.errors import BadRequest, NotFound
 from davportal.core.models import Client, DocumentRequest, Membership, RequestContact, RequestItem, utcnow
 from davportal.core.paths import ref_url
-from davportal.notifications import events
+from davportal.notifications import asked, events
 from davportal.services import audit, documents, placing, trash
 from davportal.services.fulfilment import count_items
 from davportal.services.request import RequestContext
@@ -46,8 +47,6 @@ from policy.requests import (
 CREATED, SENT = "REQUEST-CREATE", "REQUEST-SEND"
 ACCEPTED, REJECTED, CHANGED = "REQUEST-ACCEPT", "REQUEST-REJECT", "REQUEST-CHANGE"
 CANCELLED, COMPLETED, REMINDED = "REQUEST-CANCEL", "REQUEST-COMPLETE", "REQUEST-REMIND"
-# Kinds of notice a request sends (the digest writes them as one email per recipient and window).
-SENT_NOTICE, REMINDER_NOTICE, REJECTED_NOTICE, COMPLETE_NOTICE = "requested", "reminder", "rejected", "complete"
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
     name = folder_name(portal.settings.requests.folder_prefix + request.title, taken)
     request.folder = f"{shared}/{name}"
     _make_folder(context, request.client_id, request.folder)
-    used: list[str] = []
+    used = [NOT_ACCEPTED_FOLDER]  # kept for the files staff turn down
     for item in items_of(session, request.id):
         item.folder = f"{request.folder}/{folder_name(item.name, used)}"
         used.append(item.folder.rsplit("/", 1)[-1])
@@ -156,7 +155,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
     _schedule(context, request, after=now)
     session.flush()
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, SENT_NOTICE, request.folder)
+    _tell_contacts(context, request, asked.REQUESTED, request.folder)
     audit.record(session, actor, SENT, Target((request.client_id, *request.folder.split("/"))),
                  f"request {request.id} '{request.title}' sent")  # fmt: skip
     return request
@@ -194,13 +193,17 @@ def reject(context: RequestContext, request_id: int, item_id: int, reason: str, 
     # Wanted again before its files go: moving them out is then no news to the item.
     item.status, item.files, item.reviewed_at, item.reviewed_by, item.rejected_reason = (
         ItemStatus.REQUESTED.value, 0, now, actor.login, reason)  # fmt: skip
-    moved = _set_aside(context, request, item, keep=keep)
     count_items(session, request)
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, REJECTED_NOTICE, item.folder)
+    _tell_contacts(context, request, asked.REJECTED, item.folder)
+    folder = context.portal.storage.path_of((request.client_id, *item.folder.split("/")))
+    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     where = "kept for staff in 'Not accepted'" if keep else "moved to the trash"
-    audit.record(session, actor, REJECTED, _where(request, item),
-                 f"request {request.id} item '{item.name}' rejected: {reason} ({moved} file(s) {where})")  # fmt: skip
+    audit.record(session, actor, REJECTED, _where(request, item), f"request {request.id} item '{item.name}' "
+                 f"rejected: {reason} ({len(names)} file(s) {where})")  # fmt: skip
+    # The files go last: a move commits what is above under the name's lock, so one that fails
+    # leaves the rejection recorded and told, and the files not yet moved where they were.
+    _set_aside(context, request, item, names, keep=keep)
     return item
 
 
@@ -212,9 +215,10 @@ def add_item(context: RequestContext, request_id: int, item: NewItem) -> Request
     added = _new_item(request, item, max((i.position for i in items), default=-1) + 1)
     session.add(added)
     if request.folder is not None:
-        added.folder = (
-            f"{request.folder}/{folder_name(item.name, [i.folder.rsplit('/', 1)[-1] for i in items if i.folder])}"
-        )
+        # Not an item's name, nor "Not accepted", nor a folder still there of an item removed.
+        on_disk = _names_in(context.portal.storage.path_of((request.client_id, *request.folder.split("/"))))
+        taken = {NOT_ACCEPTED_FOLDER, *on_disk, *(i.folder.rsplit("/", 1)[-1] for i in items if i.folder)}
+        added.folder = f"{request.folder}/{folder_name(item.name, taken)}"
         _make_folder(context, request.client_id, added.folder)
     session.flush()
     count_items(session, request)
@@ -385,7 +389,7 @@ def _settle(context: RequestContext, request: DocumentRequest, now: datetime) ->
     if request.status == RequestStatus.OPEN.value and status is RequestStatus.COMPLETE:
         request.status, request.completed_at, request.next_reminder_at = status.value, now, None
         events.tell_staff_of_request(session, context.portal.settings.notifications, request=request,
-                                     kind=COMPLETE_NOTICE, actor=_actor(context).login)  # fmt: skip
+                                     kind=asked.COMPLETE, actor=_actor(context).login)  # fmt: skip
         audit.record(
             session, _actor(context), COMPLETED, _where(request), f"request {request.id} '{request.title}' complete"
         )
@@ -408,21 +412,21 @@ def _tell_contacts(context: RequestContext, request: DocumentRequest, kind: str,
                                     kind=kind, path=path, actor=_actor(context).login)  # fmt: skip
 
 
-def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, *, keep: bool) -> int:
-    """Move the item's files out of its folder; returns how many."""
+def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, names: list[str], *,
+               keep: bool) -> None:  # fmt: skip
+    """Move these (the item's files and folders) out of its folder."""
     portal, client_id = context.portal, request.client_id
     assert item.folder is not None and request.folder is not None
     folder = portal.storage.path_of((client_id, *item.folder.split("/")))
-    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     if not names:
-        return 0
+        return
     if keep:
         aside = f"{request.folder}/{NOT_ACCEPTED_FOLDER}"
         _make_folder(context, client_id, aside, exist_ok=True)
         held = f"{aside}/{item.folder.rsplit('/', 1)[-1]}"
         _make_folder(context, client_id, held, exist_ok=True)
         for name in names:
-            kept_as = folder_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
+            kept_as = _free_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
             placing.move(context, folder / name, (client_id, *item.folder.split("/"), name),
                          (client_id, *held.split("/"), kept_as), overwrite=False)  # fmt: skip
     else:
@@ -432,7 +436,18 @@ def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestI
                                deleted_by=_actor(context).login,
                                property_url=ref_url(client_id, path, is_folder=is_folder))  # fmt: skip
         sync_folder(folder)
-    return len(names)
+
+
+def _free_name(name: str, taken: Iterable[str]) -> str:
+    """The file's own name, or with a number before its extension where that is taken (a second
+    rejection of "p60.pdf" keeps "p60 (2).pdf": still a PDF that opens)."""
+    seen = {other.casefold() for other in taken}
+    stem, dot, extension = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    candidate, n = name, 1
+    while candidate.casefold() in seen:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{extension}"
+    return candidate
 
 
 def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok: bool = False) -> None:
@@ -444,7 +459,41 @@ def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok
             raise RequestProblem(f"'{path.rsplit('/', 1)[-1]}' is already there; try again.") from None
         return
     sync_folder(disk.parent)
+    _removed_unless_committed(context.session, disk)
     documents.record(context.session, client_id, path, _actor(context).login, is_folder=True)
+
+
+_MADE = "davportal.requests.folders-made"  # in a session's info: folders made on disk in its transaction
+
+
+def _removed_unless_committed(session: Session, disk: Path) -> None:
+    """The folder goes again if the transaction that made it does not commit (a later step
+    failed, or the commit did): a request that was not sent leaves no empty folder behind in
+    Client's shared, where its contacts would find it. Only while still empty: what anyone put
+    in it meanwhile stays. (A file `placing.move` moves needs no such care: it commits as it moves.)"""
+    made = session.info.get(_MADE)
+    if made is None:
+        made = session.info[_MADE] = []
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_transaction_end", _ended)
+    made.append(disk)
+
+
+def _committed(session: Session) -> None:
+    session.info.get(_MADE, []).clear()
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint: the transaction goes on
+    made = session.info.get(_MADE, [])
+    for disk in reversed(made):
+        try:
+            os.rmdir(disk)
+        except OSError:
+            continue  # something is in it, or it is gone
+        sync_folder(disk.parent)
+    made.clear()
 
 
 def _names_in(folder) -> set[str]:
