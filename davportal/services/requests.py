@@ -9,13 +9,14 @@ here: what a contact uploaded stays, at most moved aside for staff or into the t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -153,10 +154,15 @@ def _folder_names(context: RequestContext, title: str, item_names: Sequence[str]
     name = folder_name(settings.requests.folder_prefix + title, taken)
     taken.add(name)
     folder = f"{settings.folders.client_shared}/{name}"
+    return folder, [f"{folder}/{item}" for item in _item_folders(tuple(item_names))]
+
+
+@functools.lru_cache(maxsize=64)  # a template's items have the same folders for every client
+def _item_folders(item_names: tuple[str, ...]) -> tuple[str, ...]:
     used: list[str] = []
     for item_name in item_names:
         used.append(folder_name(item_name, used))
-    return folder, [f"{folder}/{item}" for item in used]
+    return tuple(used)
 
 
 def _sent(request_id: int, client_id: str, title: str, folder: str) -> tuple[Target, str]:
@@ -228,7 +234,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
 # Every client of a matter type at once
 
 BATCH = 500  # clients per transaction: an interruption loses at most this many, whole, to the next run
-FLUSHES_AT_ONCE = 16  # folders flushed at once: their flushes share the file system's journal commits
+FOLDERS_AT_ONCE = 16  # folders made or flushed at once (see `_at_once`)
 
 
 @dataclass(frozen=True)
@@ -354,12 +360,12 @@ def _for_clients(context: RequestContext, client_ids: list[str], recipe: dict, *
             draft.row["folder"], folders = _folder_names(context, draft.row["title"], names, taken[client_id])
             draft.row.update(status=RequestStatus.OPEN.value, sent_at=now, next_reminder_at=_next_reminder(
                 context, draft.row["reminders"], draft.row["due_on"], after=now))  # fmt: skip
-            if not dry_run:
-                _make_folders(context, [(client_id, draft.row["folder"]), *((client_id, f) for f in folders)],
-                              made=made)  # fmt: skip
         drafts.append((draft, folders))
         outcomes.append(ClientOutcome(client_id, folder=draft.row["folder"], contacts=tuple(draft.contacts)))
     if not dry_run and drafts:
+        if send:
+            _make_folders(context, [(draft.row["client_id"], folder) for draft, folders in drafts
+                                    for folder in (draft.row["folder"], *folders)], made=made)  # fmt: skip
         outcomes = _write(context, drafts, outcomes, send=send)
     for outcome in outcomes:
         on_client(outcome)  # before the batch commits: an interruption here leaves none of it
@@ -380,16 +386,18 @@ def _write(context: RequestContext, drafts: list[tuple[_Draft, list[str]]], outc
                 for request_id, (draft, _) in zip(ids, drafts) for login in draft.contacts]  # fmt: skip
     if contacts:
         connection.execute(insert(RequestContact), contacts)
-    entries = []
+    entries, told = [], []
     for request_id, (draft, _) in zip(ids, drafts):
         client_id, title, folder = draft.row["client_id"], draft.row["title"], draft.row["folder"]
         entries.append((CREATED, Target((client_id,)), draft.created(request_id)))
         if send:
             entries.append((SENT, *_sent(request_id, client_id, title, folder)))
-            _tell_contacts(context, DocumentRequest(id=request_id, client_id=client_id), SENT_NOTICE, folder)
+            told.append((request_id, client_id, folder))
     audit.record_all(session, actor, entries)
     if send:
         _refresh_folders(session, [draft.row["client_id"] for draft, _ in drafts])
+        events.tell_contacts_of_requests(session, context.portal.settings.notifications, told, kind=SENT_NOTICE,
+                                         actor=actor.login)  # fmt: skip
     by_client = {draft.row["client_id"]: request_id for request_id, (draft, _) in zip(ids, drafts)}
     return [replace(outcome, request_id=by_client.get(outcome.client_id)) for outcome in outcomes]
 
@@ -591,21 +599,27 @@ def refresh_folders(session: Session, client_id: str) -> None:
 
 def _refresh_folders(session: Session, client_ids: Sequence[str]) -> None:
     """`refresh_folders` for several clients: two reads and one update, whatever their number."""
-    requests = session.scalars(select(DocumentRequest).where(
+    requests = session.execute(select(*_SENT_COLUMNS).where(
         DocumentRequest.client_id.in_(client_ids), DocumentRequest.folder.is_not(None))
         .order_by(DocumentRequest.id)).all()  # fmt: skip
-    items: dict[int, list[RequestItem]] = {}
+    items: dict[int, list[Any]] = {}
     if requests:
-        for item in session.scalars(select(RequestItem).where(
+        for item in session.execute(select(RequestItem.request_id, RequestItem.folder, RequestItem.status).where(
                 RequestItem.request_id.in_([r.id for r in requests]), RequestItem.folder.is_not(None))
                 .order_by(RequestItem.position, RequestItem.id)):  # fmt: skip
             items.setdefault(item.request_id, []).append(item)
     folders: dict[str, list[dict]] = {client_id: [] for client_id in client_ids}
     for request in requests:
-        folders[request.client_id].append(folders_of(request, items.get(request.id, [])).as_data())
+        # Rows with the columns `folders_of` reads: the bookkeeping of whole objects is not needed here.
+        folders[request.client_id].append(folders_of(cast(DocumentRequest, request),
+                                                     items.get(request.id, [])).as_data())  # fmt: skip
     # Through the session (not its connection): a change to a client's row is a change every node must see.
     session.execute(update(Client), [{"id": client_id, "request_folders": found or None}
                                      for client_id, found in folders.items()])  # fmt: skip
+
+
+_SENT_COLUMNS = (DocumentRequest.id, DocumentRequest.client_id, DocumentRequest.folder, DocumentRequest.status,
+                 DocumentRequest.for_types)  # fmt: skip
 
 
 def folders_of(request: DocumentRequest, items: Iterable[RequestItem]) -> RequestFolder:
@@ -686,30 +700,43 @@ def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok
 
 def _make_folders(context: RequestContext, folders: Sequence[tuple[str, str]], *, exist_ok: bool = False,
                   made: list[Path] | None = None) -> None:  # fmt: skip
-    """Make folders (client id, path below it; parents first) and record them as the actor's:
-    each folder they are in flushed once, the records in one statement. `made` collects those
-    made, for the caller to take away again should its transaction fail."""
+    """Make folders (client id, path below it; parents before their folders) and record them as
+    the actor's: folders of one depth are made at once, each folder they are in is flushed once,
+    the records are one statement. `made` collects those made, for the caller to take away again
+    should its transaction fail."""
     storage, login = context.portal.storage, _actor(context).login
-    new: list[tuple[str, str]] = []
-    for client_id, path in folders:
+    made = made if made is not None else []
+
+    def make(folder: tuple[str, str]) -> tuple[str, str] | None:
+        client_id, path = folder
         disk = storage.path_of((client_id, *path.split("/")))
         try:
             os.mkdir(disk)
         except FileExistsError:
             if not exist_ok:
                 raise RequestProblem(f"'{path.rsplit('/', 1)[-1]}' is already there; try again.") from None
-            continue
-        if made is not None:
-            made.append(disk)
-        new.append((client_id, path))
+            return None
+        made.append(disk)
+        return folder
+
+    depths: dict[int, list[tuple[str, str]]] = {}
+    for folder in folders:
+        depths.setdefault(folder[1].count("/"), []).append(folder)
+    new = [folder for depth in sorted(depths) for folder in _at_once(make, depths[depth]) if folder]
     parents = list(dict.fromkeys(storage.path_of((c, *p.split("/"))).parent for c, p in new))
-    if len(parents) > 1:
-        # Concurrent flushes of many folders share the file system's journal commits.
-        with ThreadPoolExecutor(FLUSHES_AT_ONCE) as pool:
-            list(pool.map(sync_folder, parents))
-    elif parents:
-        sync_folder(parents[0])
+    _at_once(sync_folder, parents)
     documents.record_folders(context.session, new, login)
+
+
+def _at_once(work: Callable[[Any], Any], things: Sequence[Any]) -> list[Any]:
+    """`work` on each thing, several at once (the results in no particular order): the file system
+    makes and flushes folders far faster so than one after the other (flushes share its journal commits)."""
+    if len(things) <= 1:
+        return [work(thing) for thing in things]
+    workers = min(FOLDERS_AT_ONCE, len(things))
+    with ThreadPoolExecutor(workers) as pool:  # a slice each: a task per thing would cost more than its work
+        done = list(pool.map(lambda n: [work(thing) for thing in things[n::workers]], range(workers)))
+    return [result for part in done for result in part]
 
 
 def _names_in(folder) -> set[str]:
