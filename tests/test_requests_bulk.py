@@ -28,6 +28,7 @@ from davportal.services.request import RequestContext
 from policy import Actor, Role
 from provisioning import accounts, clients
 from tests.conftest import ADMIN, CLIENT, portal_config
+from tests.test_query_counts import StatementCounter
 
 SAM = Actor("sam", Role.STAFF, is_admin=True)
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -250,3 +251,21 @@ def test_an_interrupted_run_leaves_whole_requests_and_a_second_run_finishes(port
     counts = _counts(portal)
     assert (counts["document_request"], counts["request_item"], counts["request_contact"]) == (7, 21, 7)
     assert _snapshot(portal, "c5") == _snapshot(portal, "c0")
+
+
+@pytest.mark.parametrize("filters", [{}, {"client": "acme"}, {"matter_type": "tax", "overdue_on": date(2027, 1, 1)},
+                                     {"staff": "sam", "due_before": date(2027, 1, 1)}, {"offset": 5}])  # fmt: skip
+def test_a_page_of_the_outstanding_list_is_one_statement_however_many_requests(portal, filters):
+    counted = []
+    for client_id in ("acme", "beta", "gamma"):
+        _client(portal, client_id)
+    for many in (False, True):
+        if many:
+            for n in range(30):
+                _client(portal, f"more{n:02}")
+        document_requests.for_matter_type(portal, "tax", "year-end", actor=SAM, now=NOW)
+        with portal.sessions() as session, StatementCounter(portal.engine) as counter:
+            document_requests.outstanding(session, **filters)
+            document_requests.count_outstanding(session, **{k: v for k, v in filters.items() if k != "offset"})
+        counted.append(counter.count)
+    assert counted == [2, 2]  # the page, and its count
