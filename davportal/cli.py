@@ -964,11 +964,13 @@ def _date(_context, param, value: str | None) -> date | None:
 
 
 def _items(values: tuple[str, ...]) -> list[document_requests.NewItem]:
+    """Each --item: NAME, or NAME|NOTE|FILES (either of the last two may be left empty)."""
     items = []
     for value in values:
-        name, note, files, *rest = [*value.split("|"), "", ""][:3] + value.split("|")[3:]
-        if rest:
+        parts = value.split("|")
+        if len(parts) > 3:
             raise click.BadParameter(f"'{value}' has more than three parts: NAME|NOTE|FILES.", param_hint="--item")
+        name, note, files = (*parts, "", "")[:3]
         if files.strip() and not (files.strip().isdigit() and int(files) >= 1):
             raise click.BadParameter(f"'{value}': the number of files must be a whole number, at least 1.",
                                      param_hint="--item")  # fmt: skip
@@ -1009,18 +1011,28 @@ def _sent_line(request) -> str:
 @command(request_group, "create")
 @click.argument("client_id", metavar="[CLIENT]", required=False)
 @click.option("--title", help='What the request is for, e.g. "2025 tax return".')
-@click.option("--item", "items", multiple=True, help=ITEM_HELP)
+@click.option("--item", "items", metavar='"NAME|NOTE|FILES"', multiple=True, help=ITEM_HELP)
 @click.option("--message", help="What the email and the page say above the items.")
-@click.option("--due", callback=_date, help="Due date, YYYY-MM-DD (a template's own: its days from today).")
+@click.option(
+    "--due",
+    metavar="YYYY-MM-DD",
+    callback=_date,
+    help="Due date (from a template, without it: the template's due_in_days from today).",
+)
 @click.option(
     "--contact",
     "contacts",
+    metavar="LOGIN",
     multiple=True,
     help="A contact the request is for (repeat for each; default: the client's contacts of its types).",
 )
 @click.option("--draft", is_flag=True, help="Keep it as a draft: nothing is made or sent until `request send`.")
-@click.option("--from-template", "template", help="A request template of the matter types file, by its id.")
-@click.option("--matter-type", help="With --from-template: a request for every client of this matter type.")
+@click.option(
+    "--from-template", "template", metavar="ID", help="A request template of the matter types file, by its id."
+)
+@click.option(
+    "--matter-type", metavar="TYPE", help="With --from-template: a request for every client of this matter type."
+)
 @click.option(
     "--dry-run", is_flag=True, help="With --matter-type: say what would be made for each client; change nothing."
 )
@@ -1115,10 +1127,10 @@ LIST_PAGE = 50  # requests a page of `request list` shows
 
 
 @command(request_group, "list")
-@click.option("--client", help="Only this client (its id, or part of its name).")
-@click.option("--matter-type", help="Only clients of this matter type.")
+@click.option("--client", metavar="CLIENT", help="Only this client (its id, or part of its name).")
+@click.option("--matter-type", metavar="TYPE", help="Only clients of this matter type.")
 @click.option("--staff", "staff_login", metavar="LOGIN", help="Only clients this member of staff is assigned to.")
-@click.option("--due-before", callback=_date, help="Only those due before this day (YYYY-MM-DD).")
+@click.option("--due-before", metavar="YYYY-MM-DD", callback=_date, help="Only those due before this day.")
 @click.option("--overdue", is_flag=True, help="Only those past their due date.")
 @click.option("--all", "everything", is_flag=True, help=f"Every one, not only the first {LIST_PAGE}.")
 def request_list(config, source, client, matter_type, staff_login, due_before, overdue, everything):
