@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from policy.model import Rule
-from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_reserved
+from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_desktop_file, is_reserved, normalize
 
 REQUEST_AREA = "request"  # the request's folder: contacts read, nobody writes files straight into it
 ITEM_AREA = "request-item"  # an item still wanted: its contacts upload (and remove their own uploads)
@@ -130,19 +130,32 @@ def is_overdue(due_on: date | None, today: date) -> bool:
 REPLACEMENT = "-"
 
 
+# A request's or an item's folder name: short enough for Explorer's paths, and in bytes (what
+# drives count) with room left for " (2)" and a prefix within 255.
+NAME_CHARACTERS, NAME_BYTES = 120, 200
+
+
 def folder_name(wanted: str, taken: Iterable[str] = ()) -> str:
     """A folder name every drive can store, from a title or an item's name, not one of `taken`
-    (compared as Windows and macOS compare: without case): "Bank statements (2)"."""
-    cleaned = "".join(REPLACEMENT if _unstorable(ch) else ch for ch in wanted)
-    cleaned = " ".join(cleaned.split()).rstrip(" .")[:120].rstrip(" .") or "Documents"
-    if is_reserved(cleaned) or not check_new_name(cleaned).allowed:
-        cleaned = f"- {cleaned}"  # a Windows device name ("CON"), or the portal's own prefix
+    (compared as Windows and macOS compare: without case): "Bank statements (2)". In NFC, as
+    every path the portal is asked for is."""
+    cleaned = "".join(REPLACEMENT if _unstorable(ch) else ch for ch in " ".join(normalize(wanted).split()))
+    cleaned = _shortened(cleaned.rstrip(" .")[:NAME_CHARACTERS], NAME_BYTES).rstrip(" .") or "Documents"
+    if is_reserved(cleaned) or is_desktop_file(cleaned) or not check_new_name(cleaned).allowed:
+        # A Windows device name ("CON"), the portal's own prefix, or a name desktop clients write
+        # on their own ("desktop.ini", "~$..."), which the other party is never shown.
+        cleaned = f"- {cleaned}"
     seen = {name.casefold() for name in taken}
     name, n = cleaned, 1
     while name.casefold() in seen:
         n += 1
         name = f"{cleaned} ({n})"
     return name
+
+
+def _shortened(name: str, limit: int) -> str:
+    """At most `limit` bytes in UTF-8 (what drives count), cut between characters."""
+    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _unstorable(ch: str) -> bool:

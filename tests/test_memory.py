@@ -31,7 +31,7 @@ def test_the_head_revision_is_alembics():
 
 MIB = 1024 * 1024
 IDLE_LIMIT = {"sqlite": 80 * MIB, "postgresql": 90 * MIB}  # psycopg and its libpq take about 10 MiB
-PEAK_LIMIT = 150 * MIB
+PEAK_LIMIT = 160 * MIB  # measured 150.1 MiB with document requests (149.4 before them)
 
 
 def _kib(pid: int, field: str) -> int:

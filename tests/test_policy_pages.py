@@ -32,6 +32,7 @@ TABLE = {
     Tool.DESCRIBE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.SHARE: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.ACCOUNT: {"staff": True, "admin": True, "contact": True, "adviser": True},
+    Tool.REQUESTS: {"staff": True, "admin": True, "contact": False, "adviser": False},
     Tool.CONSOLE: {"staff": False, "admin": True, "contact": False, "adviser": False},
 }
 ACTORS = {"staff": STAFF, "admin": ADMIN, "contact": CONTACT, "adviser": ADVISER}

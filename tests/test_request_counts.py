@@ -71,3 +71,38 @@ def test_an_overwrite_reads_the_owner_row_once_at_the_gate_and_once_in_place(fir
     # comes. Putting it in place reads the record once more, under the name's lock: whose it is
     # now (it may have changed meanwhile), and who wrote the version about to be kept.
     assert len(owner_reads) == (2 if login == "alice" else 1), owner_reads
+
+
+def test_a_put_beside_a_clients_open_requests_costs_what_it_costs_without_them(firm, still):
+    """The rules of a client's request folders come with its row, read once a second per node
+    with its matter type: a file put anywhere else costs no statement more, and reads no request."""
+    from datetime import date
+
+    from davportal.services import requests as document_requests
+    from davportal.services.request import RequestContext
+    from tests.conftest import ADMIN
+
+    context = RequestContext(firm.portal, actor=ADMIN)
+    try:
+        document_requests.create(context, "acme", title="Counted", due_on=date(2027, 1, 31),
+                                 items=[document_requests.NewItem("Bank statements", files_expected=2)])  # fmt: skip
+        context.session.commit()
+    finally:
+        context.session.close()
+    still(firm)
+    statements = {}
+    for login, client in (("alice", "acme"), ("bob", "beta")):
+        dav = firm.as_user(login)
+        assert dav.put(f"/{client}/{CLIENT}/warm-{login}.txt", b"x").status_code == 201  # the login, the rules
+        with StatementCounter(firm.portal.engine) as counter:
+            assert dav.put(f"/{client}/{CLIENT}/counted-{login}.txt", b"x").status_code == 201
+        statements[client] = counter.statements
+    assert len(statements["acme"]) == len(statements["beta"]), statements
+    assert not [s for s in statements["acme"] if "request" in s.lower()], statements["acme"]
+    # Into an item's folder: its item read (locked) and its count written, two statements more;
+    # the request's own counts only when the item's status changes (here: one of two files).
+    with StatementCounter(firm.portal.engine) as counter:
+        put = firm.as_user("alice").put(f"/acme/{CLIENT}/Requested - Counted/Bank statements/jan.pdf", b"%PDF")
+        assert put.status_code == 201
+    assert len(counter.statements) == len(statements["acme"]) + 2, counter.statements
+    assert [s.split()[0] for s in counter.statements if "request" in s.lower()] == ["SELECT", "UPDATE"]

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from davportal.core.models import DocumentRequest, RequestItem
+from davportal.services import audit, trash
 from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
 from policy import Actor, Role
@@ -155,3 +156,37 @@ def test_outstanding_lists_open_requests_overdue_first(firm):
         assert [row.id for row in document_requests.outstanding(session, client="beta llp")] == [late, undated]
         assert [row.id for row in document_requests.outstanding(session, overdue_on=date(2027, 2, 1))] == [early]
         assert document_requests.count_outstanding(session, client="acme") == 1
+
+
+def test_word_saving_over_a_document_in_an_item_is_one_upload_in_the_trail(firm):
+    """Word saves by writing a temporary file, renaming the document aside and the new one into
+    its place: the item stays uploaded throughout, and the trail is not told it was wanted again."""
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    item = FOLDER + "/P60"
+    assert alice.put(item + "/p60.docx", b"first").status_code == 201
+    assert alice.put(item + "/~WRD0000.tmp", b"second").status_code == 201
+    for source, dest in (("p60.docx", "~WRL0001.tmp"), ("~WRD0000.tmp", "p60.docx")):
+        moved = alice.request("MOVE", f"{item}/{source}", headers={"Destination": alice.url(f"{item}/{dest}")})
+        assert moved.status_code == 201, moved.text
+    assert alice.request("DELETE", item + "/~WRL0001.tmp").status_code == 204
+    assert _items(firm, request_id)["P60"][1:3] == ("uploaded", 1)
+    with firm.portal.sessions() as session:
+        trail = [
+            (e["action"], e["path"].rsplit("/", 1)[-1])
+            for e in audit.events(session, client_id="acme")
+            if e["action"].startswith("REQUEST-UP") or e["action"] == "REQUEST-REOPEN"
+        ]
+    assert trail == [("REQUEST-UPLOAD", "p60.docx")]
+
+
+def test_a_file_restored_from_the_trash_into_an_item_counts_again(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF")
+    assert alice.request("DELETE", FOLDER + "/P60/p60.pdf").status_code == 204
+    assert _items(firm, request_id)["P60"][1:3] == ("requested", 0)
+    with firm.portal.sessions.begin() as session:
+        (deleted,) = trash.list_items(session, "acme")
+        trash.restore(session, firm.portal.storage, deleted.id, actor=SAM)
+    assert _items(firm, request_id)["P60"][1:3] == ("uploaded", 1)

@@ -19,9 +19,12 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from davportal.core.settings import settings_of
+from davportal.services import requests as document_requests
 from davportal.services.portal import Portal
+from davportal.services.request import RequestContext
+from davportal.services.requests import NewItem
 from provisioning import clients
-from tests.conftest import ADMIN, PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
+from tests.conftest import ADMIN, CLIENT, PASSWORD, POSTGRES_ENV, TEAM, basic_auth, new_database
 from tests.test_notifications import Inbox, _start_smtp
 
 pytestmark = [
@@ -213,6 +216,42 @@ def test_two_senders_deliver_every_message_exactly_once(cluster):
     ids = [m["Message-ID"] for m in received]
     assert len(ids) == len(set(ids))  # nothing twice
     assert sorted(m["To"] for m in received) == ["alice@acme.example", "carol@acme.example"]
+
+
+def test_a_request_sent_or_cancelled_through_one_process_shows_on_every_node_at_once(cluster):
+    """A request's folders are rules of its client, kept a second per node with the client's row:
+    sending it (from the console, the CLI or another node) and cancelling it move the mark every
+    node looks at, so none serves the old rules."""
+    alice, shared = _as("alice"), f"/acme/{CLIENT}/"
+    for node in "ABC":  # each node now holds acme's rules
+        for _ in range(4):
+            assert alice.request("PROPFIND", _url(cluster, node, shared), headers={"Depth": "1"}).status_code == 207
+    title = f"Year end {uuid.uuid4().hex[:6]}"
+    portal = Portal(settings_of(yaml.safe_load(cluster["config"].read_text()), "cluster"))
+    try:
+        context = RequestContext(portal, actor=ADMIN)
+        try:
+            request = document_requests.create(context, "acme", title=title, items=[NewItem("P60")])
+            request_id, folder = request.id, f"/acme/{request.folder}"
+            context.session.commit()
+        finally:
+            context.session.close()
+        for node in "ABC":
+            listing = alice.request("PROPFIND", _url(cluster, node, shared), headers={"Depth": "1"})
+            assert quote(f"Requested - {title}") in listing.text, node
+        assert alice.put(_url(cluster, "B", f"{folder}/P60/p60.pdf"), data=b"%PDF p60").status_code == 201
+        context = RequestContext(portal, actor=ADMIN)
+        try:
+            document_requests.cancel(context, request_id)
+            context.session.commit()
+        finally:
+            context.session.close()
+        for node in "ABC":
+            gone = alice.request("PROPFIND", _url(cluster, node, f"{folder}/P60/"), headers={"Depth": "0"})
+            assert gone.status_code == 404, node
+            assert _as("sam").get(_url(cluster, node, f"{folder}/P60/p60.pdf")).content == b"%PDF p60"
+    finally:
+        portal.engine.dispose()
 
 
 def test_a_node_killed_mid_upload_leaves_nothing_and_another_node_takes_the_retry(cluster):

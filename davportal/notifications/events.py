@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple, cast
 
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from davportal.core.models import Account, Client, DocumentRequest, Membership, Notice, RequestContact
+from davportal.core.models import Account, Client, DocumentRequest, Membership, Notice, RequestContact, utcnow
 from davportal.core.settings import Notifications, Settings
 from davportal.notifications.digest import LEFT_OUT
 from davportal.services.request import RequestContext
@@ -133,18 +134,19 @@ def _contacts(session: Session, client_id: str) -> list[tuple[str, str, str]]:
 
 
 def tell_contacts_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,
-                             path: str, actor: str) -> int:  # fmt: skip
-    """A request sent, an item rejected, a reminder: a notice for each of its contacts with an email.
+                             path: str, actor: str, now: datetime | None = None) -> int:  # fmt: skip
+    """A request sent, an item rejected, a reminder: a notice for each of its contacts with an email
+    (dated `now`: the digest window counts from it).
 
     What the email says is read when it is composed (the items still open then), so a notice about
     a request that is done or cancelled by then says nothing and is left out.
     """
     return tell_contacts_of_requests(session, settings, [(request.id, request.client_id, path)], kind=kind,
-                                     actor=actor)  # fmt: skip
+                                     actor=actor, now=now)  # fmt: skip
 
 
 def tell_contacts_of_requests(session: Session, settings: Notifications, requests: Sequence[tuple[int, str, str]],
-                              *, kind: str, actor: str) -> int:  # fmt: skip
+                              *, kind: str, actor: str, now: datetime | None = None) -> int:  # fmt: skip
     """`tell_contacts_of_request` for several requests at once, each (id, client id, path): one
     read and one insert, however many (a request for every client of a matter type)."""
     if not settings.enabled or not requests:
@@ -159,11 +161,13 @@ def tell_contacts_of_requests(session: Session, settings: Notifications, request
         .where(RequestContact.request_id.in_(list(where)), Account.email.is_not(None), Account.disabled.is_(False),
                Client.archived_at.is_(None))
     ).all()  # fmt: skip
-    _add_notices(session, [{"recipient": email, "recipient_name": login, "kind": kind, "actor": actor,
-                            "client_id": where[request_id][0], "path": where[request_id][1], "to_staff": False,
-                            "message_id": None, "request_id": request_id}
-                           for request_id, login, email in rows if login != actor])  # fmt: skip
-    return len(rows)
+    at = now or utcnow()
+    told = [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": where[request_id][0],
+             "path": where[request_id][1], "actor": actor, "to_staff": False, "message_id": None,
+             "request_id": request_id, "created_at": at}
+            for request_id, login, email in rows if login != actor]  # fmt: skip
+    _add_notices(session, told)
+    return len(told)
 
 
 def tell_staff_of_request(session: Session, settings: Notifications, *, request: DocumentRequest, kind: str,

@@ -8,9 +8,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from davportal.core.models import utcnow
 from davportal.core.outages import log_failure
 from davportal.notifications.digest import compose_due
 from davportal.notifications.outbox import Delivery, deliver_due
+from davportal.notifications.reminders import remind_due
 
 _logger = logging.getLogger("davportal.mail")
 
@@ -19,15 +21,19 @@ _logger = logging.getLogger("davportal.mail")
 class Round:
     composed: int
     delivery: Delivery
+    reminded: int = 0  # requests whose contacts were reminded
 
 
 async def send_round(portal, *, now: datetime | None = None) -> Round:
-    """One pass: due notices become emails; due emails are sent (when a mail server is configured)."""
+    """One pass: due reminders become notices, due notices emails; due emails are sent (when a
+    mail server is configured)."""
+    now = now or utcnow()
     with portal.sessions.begin() as session:
+        reminded = remind_due(session, portal.settings, now=now)
         composed = compose_due(session, portal.settings, portal.storage, now=now)
     if portal.settings.mail.host is None:
-        return Round(composed, Delivery())
-    return Round(composed, await deliver_due(portal.sessions, portal.settings.mail, now=now))
+        return Round(composed, Delivery(), reminded)
+    return Round(composed, await deliver_due(portal.sessions, portal.settings.mail, now=now), reminded)
 
 
 class Sender(threading.Thread):

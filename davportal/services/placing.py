@@ -121,7 +121,8 @@ def move(context: RequestContext, source: Path, src: tuple[str, ...], dest: tupl
                 if not overwrite or os.path.isdir(disk) or os.path.isdir(source):
                     raise _taken(dest[-1])
                 _keep_replaced(context, actor, Action.REMOVE, dest, disk)
-        if source.is_file() and sets_aside(src[-1], dest[-1]):
+        setting_aside = source.is_file() and sets_aside(src[-1], dest[-1])
+        if setting_aside:
             # A desktop client saving: the original goes to a temporary name, the new one takes its
             # place. The original's bytes stay a version of the document; its history stays put.
             document = documents.current(session, src[0], _below(src))
@@ -134,8 +135,9 @@ def move(context: RequestContext, source: Path, src: tuple[str, ...], dest: tupl
         if disk.parent != source.parent:
             sync_folder(source.parent)
         documents.move(session, (src[0], _below(src)), (dest[0], _below(dest)))
-        fulfilment.left(context, src)
-        fulfilment.arrived(context, dest)
+        if not setting_aside:  # a desktop client saving: the document is still there, its new bytes come next
+            fulfilment.left(context, src)
+            fulfilment.arrived(context, dest)
 
 
 def make_folder(context: RequestContext, parts: tuple[str, ...]) -> None:

@@ -8,7 +8,6 @@ here: what a contact uploaded stays, at most moved aside for staff or into the t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -18,15 +17,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, event, func, insert, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from davportal.core.atomic import sync_folder
 from davportal.core.errors import BadRequest, NotFound
 from davportal.core.models import Client, DocumentRequest, Membership, RequestContact, RequestItem, utcnow
 from davportal.core.paths import ref_url
 from davportal.core.settings import Requests as RequestSettings
-from davportal.notifications import events
+from davportal.notifications import asked, events
 from davportal.services import audit, documents, placing, trash
 from davportal.services.fulfilment import count_items
 from davportal.services.portal import Portal
@@ -53,8 +52,6 @@ from provisioning.matter_types import RequestTemplateSpec
 CREATED, SENT = "REQUEST-CREATE", "REQUEST-SEND"
 ACCEPTED, REJECTED, CHANGED = "REQUEST-ACCEPT", "REQUEST-REJECT", "REQUEST-CHANGE"
 CANCELLED, COMPLETED, REMINDED = "REQUEST-CANCEL", "REQUEST-COMPLETE", "REQUEST-REMIND"
-# Kinds of notice a request sends (the digest writes them as one email per recipient and window).
-SENT_NOTICE, REMINDER_NOTICE, REJECTED_NOTICE, COMPLETE_NOTICE = "requested", "reminder", "rejected", "complete"
 
 
 @dataclass(frozen=True)
@@ -159,10 +156,10 @@ def _folder_names(context: RequestContext, title: str, item_names: Sequence[str]
 
 @functools.lru_cache(maxsize=64)  # a template's items have the same folders for every client
 def _item_folders(item_names: tuple[str, ...]) -> tuple[str, ...]:
-    used: list[str] = []
+    used = [NOT_ACCEPTED_FOLDER]  # kept for the files staff turn down
     for item_name in item_names:
         used.append(folder_name(item_name, used))
-    return tuple(used)
+    return tuple(used[1:])
 
 
 def _sent(request_id: int, client_id: str, title: str, folder: str) -> tuple[Target, str]:
@@ -226,7 +223,7 @@ def send_request(context: RequestContext, request_id: int, *, now: datetime | No
     _schedule(context, request, after=now)
     session.flush()
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, SENT_NOTICE, request.folder)
+    _tell_contacts(context, request, asked.REQUESTED, request.folder)
     audit.record(session, actor, SENT, *_sent(request.id, request.client_id, request.title, request.folder))
     return request
 
@@ -305,18 +302,12 @@ def for_matter_type(portal: Portal, matter_type: str, template_id: str, *, actor
     done = ForMatterType(template_id, wanted.id, dry_run)
     for start in range(0, len(client_ids), batch):
         context = RequestContext(portal, actor=actor)
-        made: list[Path] = []
         try:
+            # A batch that does not commit takes its folders away again (`_removed_unless_committed`).
             outcomes = _for_clients(context, client_ids[start : start + batch], recipe, send=send, dry_run=dry_run,
-                                    now=now, made=made, on_client=on_client)  # fmt: skip
+                                    now=now, on_client=on_client)  # fmt: skip
             if not dry_run:
                 context.session.commit()
-        except BaseException:
-            context.session.rollback()
-            for folder in reversed(made):  # made a moment ago, empty: nothing of anyone's goes
-                with contextlib.suppress(OSError):
-                    os.rmdir(folder)
-            raise
         finally:
             context.session.close()
         done.outcomes += outcomes
@@ -324,7 +315,7 @@ def for_matter_type(portal: Portal, matter_type: str, template_id: str, *, actor
 
 
 def _for_clients(context: RequestContext, client_ids: list[str], recipe: dict, *, send: bool, dry_run: bool,
-                 now: datetime, made: list[Path],
+                 now: datetime,
                  on_client: Callable[[ClientOutcome], None]) -> list[ClientOutcome]:  # fmt: skip
     """One batch of `for_matter_type`, in the context's transaction: each client's request worked
     out as `create` and `send_request` do, then written with a statement per table."""
@@ -365,7 +356,7 @@ def _for_clients(context: RequestContext, client_ids: list[str], recipe: dict, *
     if not dry_run and drafts:
         if send:
             _make_folders(context, [(draft.row["client_id"], folder) for draft, folders in drafts
-                                    for folder in (draft.row["folder"], *folders)], made=made)  # fmt: skip
+                                    for folder in (draft.row["folder"], *folders)])  # fmt: skip
         outcomes = _write(context, drafts, outcomes, send=send)
     for outcome in outcomes:
         on_client(outcome)  # before the batch commits: an interruption here leaves none of it
@@ -396,7 +387,7 @@ def _write(context: RequestContext, drafts: list[tuple[_Draft, list[str]]], outc
     audit.record_all(session, actor, entries)
     if send:
         _refresh_folders(session, [draft.row["client_id"] for draft, _ in drafts])
-        events.tell_contacts_of_requests(session, context.portal.settings.notifications, told, kind=SENT_NOTICE,
+        events.tell_contacts_of_requests(session, context.portal.settings.notifications, told, kind=asked.REQUESTED,
                                          actor=actor.login)  # fmt: skip
     by_client = {draft.row["client_id"]: request_id for request_id, (draft, _) in zip(ids, drafts)}
     return [replace(outcome, request_id=by_client.get(outcome.client_id)) for outcome in outcomes]
@@ -434,13 +425,17 @@ def reject(context: RequestContext, request_id: int, item_id: int, reason: str, 
     # Wanted again before its files go: moving them out is then no news to the item.
     item.status, item.files, item.reviewed_at, item.reviewed_by, item.rejected_reason = (
         ItemStatus.REQUESTED.value, 0, now, actor.login, reason)  # fmt: skip
-    moved = _set_aside(context, request, item, keep=keep)
     count_items(session, request)
     refresh_folders(session, request.client_id)
-    _tell_contacts(context, request, REJECTED_NOTICE, item.folder)
+    _tell_contacts(context, request, asked.REJECTED, item.folder)
+    folder = context.portal.storage.path_of((request.client_id, *item.folder.split("/")))
+    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     where = "kept for staff in 'Not accepted'" if keep else "moved to the trash"
-    audit.record(session, actor, REJECTED, _where(request, item),
-                 f"request {request.id} item '{item.name}' rejected: {reason} ({moved} file(s) {where})")  # fmt: skip
+    audit.record(session, actor, REJECTED, _where(request, item), f"request {request.id} item '{item.name}' "
+                 f"rejected: {reason} ({len(names)} file(s) {where})")  # fmt: skip
+    # The files go last: a move commits what is above under the name's lock, so one that fails
+    # leaves the rejection recorded and told, and the files not yet moved where they were.
+    _set_aside(context, request, item, names, keep=keep)
     return item
 
 
@@ -452,9 +447,10 @@ def add_item(context: RequestContext, request_id: int, item: NewItem) -> Request
     added = _new_item(request, item, max((i.position for i in items), default=-1) + 1)
     session.add(added)
     if request.folder is not None:
-        added.folder = (
-            f"{request.folder}/{folder_name(item.name, [i.folder.rsplit('/', 1)[-1] for i in items if i.folder])}"
-        )
+        # Not an item's name, nor "Not accepted", nor a folder still there of an item removed.
+        on_disk = _names_in(context.portal.storage.path_of((request.client_id, *request.folder.split("/"))))
+        taken = {NOT_ACCEPTED_FOLDER, *on_disk, *(i.folder.rsplit("/", 1)[-1] for i in items if i.folder)}
+        added.folder = f"{request.folder}/{folder_name(item.name, taken)}"
         _make_folder(context, request.client_id, added.folder)
     session.flush()
     count_items(session, request)
@@ -640,7 +636,7 @@ def _settle(context: RequestContext, request: DocumentRequest, now: datetime) ->
     if request.status == RequestStatus.OPEN.value and status is RequestStatus.COMPLETE:
         request.status, request.completed_at, request.next_reminder_at = status.value, now, None
         events.tell_staff_of_request(session, context.portal.settings.notifications, request=request,
-                                     kind=COMPLETE_NOTICE, actor=_actor(context).login)  # fmt: skip
+                                     kind=asked.COMPLETE, actor=_actor(context).login)  # fmt: skip
         audit.record(
             session, _actor(context), COMPLETED, _where(request), f"request {request.id} '{request.title}' complete"
         )
@@ -667,21 +663,21 @@ def _tell_contacts(context: RequestContext, request: DocumentRequest, kind: str,
                                     kind=kind, path=path, actor=_actor(context).login)  # fmt: skip
 
 
-def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, *, keep: bool) -> int:
-    """Move the item's files out of its folder; returns how many."""
+def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestItem, names: list[str], *,
+               keep: bool) -> None:  # fmt: skip
+    """Move these (the item's files and folders) out of its folder."""
     portal, client_id = context.portal, request.client_id
     assert item.folder is not None and request.folder is not None
     folder = portal.storage.path_of((client_id, *item.folder.split("/")))
-    names = sorted(name for name in _names_in(folder) if not is_reserved(name))
     if not names:
-        return 0
+        return
     if keep:
         aside = f"{request.folder}/{NOT_ACCEPTED_FOLDER}"
         _make_folder(context, client_id, aside, exist_ok=True)
         held = f"{aside}/{item.folder.rsplit('/', 1)[-1]}"
         _make_folder(context, client_id, held, exist_ok=True)
         for name in names:
-            kept_as = folder_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
+            kept_as = _free_name(name, _names_in(portal.storage.path_of((client_id, *held.split("/")))))
             placing.move(context, folder / name, (client_id, *item.folder.split("/"), name),
                          (client_id, *held.split("/"), kept_as), overwrite=False)  # fmt: skip
     else:
@@ -691,21 +687,30 @@ def _set_aside(context: RequestContext, request: DocumentRequest, item: RequestI
                                deleted_by=_actor(context).login,
                                property_url=ref_url(client_id, path, is_folder=is_folder))  # fmt: skip
         sync_folder(folder)
-    return len(names)
+
+
+def _free_name(name: str, taken: Iterable[str]) -> str:
+    """The file's own name, or with a number before its extension where that is taken (a second
+    rejection of "p60.pdf" keeps "p60 (2).pdf": still a PDF that opens)."""
+    seen = {other.casefold() for other in taken}
+    stem, dot, extension = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    candidate, n = name, 1
+    while candidate.casefold() in seen:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{extension}"
+    return candidate
 
 
 def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok: bool = False) -> None:
     _make_folders(context, [(client_id, path)], exist_ok=exist_ok)
 
 
-def _make_folders(context: RequestContext, folders: Sequence[tuple[str, str]], *, exist_ok: bool = False,
-                  made: list[Path] | None = None) -> None:  # fmt: skip
+def _make_folders(context: RequestContext, folders: Sequence[tuple[str, str]], *, exist_ok: bool = False) -> None:
     """Make folders (client id, path below it; parents before their folders) and record them as
     the actor's: folders of one depth are made at once, each folder they are in is flushed once,
-    the records are one statement. `made` collects those made, for the caller to take away again
-    should its transaction fail."""
+    the records are one statement. Should the transaction not commit, they go again."""
     storage, login = context.portal.storage, _actor(context).login
-    made = made if made is not None else []
+    made: list[Path] = []
 
     def make(folder: tuple[str, str]) -> tuple[str, str] | None:
         client_id, path = folder
@@ -722,7 +727,11 @@ def _make_folders(context: RequestContext, folders: Sequence[tuple[str, str]], *
     depths: dict[int, list[tuple[str, str]]] = {}
     for folder in folders:
         depths.setdefault(folder[1].count("/"), []).append(folder)
-    new = [folder for depth in sorted(depths) for folder in _at_once(make, depths[depth]) if folder]
+    try:
+        new = [folder for depth in sorted(depths) for folder in _at_once(make, depths[depth]) if folder]
+    finally:
+        for disk in sorted(made, key=lambda disk: len(disk.parts)):  # parents first: they go last
+            _removed_unless_committed(context.session, disk)
     parents = list(dict.fromkeys(storage.path_of((c, *p.split("/"))).parent for c, p in new))
     _at_once(sync_folder, parents)
     documents.record_folders(context.session, new, login)
@@ -737,6 +746,39 @@ def _at_once(work: Callable[[Any], Any], things: Sequence[Any]) -> list[Any]:
     with ThreadPoolExecutor(workers) as pool:  # a slice each: a task per thing would cost more than its work
         done = list(pool.map(lambda n: [work(thing) for thing in things[n::workers]], range(workers)))
     return [result for part in done for result in part]
+
+
+_MADE = "davportal.requests.folders-made"  # in a session's info: folders made on disk in its transaction
+
+
+def _removed_unless_committed(session: Session, disk: Path) -> None:
+    """The folder goes again if the transaction that made it does not commit (a later step
+    failed, or the commit did): a request that was not sent leaves no empty folder behind in
+    Client's shared, where its contacts would find it. Only while still empty: what anyone put
+    in it meanwhile stays. (A file `placing.move` moves needs no such care: it commits as it moves.)"""
+    made = session.info.get(_MADE)
+    if made is None:
+        made = session.info[_MADE] = []
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_transaction_end", _ended)
+    made.append(disk)
+
+
+def _committed(session: Session) -> None:
+    session.info.get(_MADE, []).clear()
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint: the transaction goes on
+    made = session.info.get(_MADE, [])
+    for disk in reversed(made):
+        try:
+            os.rmdir(disk)
+        except OSError:
+            continue  # something is in it, or it is gone
+        sync_folder(disk.parent)
+    made.clear()
 
 
 def _names_in(folder) -> set[str]:

@@ -15,7 +15,7 @@ from davportal.core.errors import NotFound
 from davportal.core.models import DeadProperty, Document, TrashItem, utcnow
 from davportal.core.paths import ref_url
 from davportal.core.storage import Storage
-from davportal.services import audit, versions
+from davportal.services import audit, fulfilment, versions
 from davportal.services.documents import under
 from policy import Actor, Target
 from policy.names import RESERVED_PREFIX
@@ -77,6 +77,7 @@ def restore(session: Session, storage: Storage, item_id: int, *, actor: Actor) -
     for row in item.records["properties"]:
         session.merge(DeadProperty(url=base_url + row["url"], name=row["name"], value=row["value"]))
     session.delete(item)
+    fulfilment.restored(session, storage, item.client_id, path)
     detail = f"restored from the trash (item {item_id}, deleted by {item.deleted_by} from {item.path})"
     audit.record(session, actor, "TRASH-RESTORE", Target((item.client_id, *path.split("/"))), detail)
     return Restored(item.client_id, path)
