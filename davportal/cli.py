@@ -14,13 +14,13 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import click
 
 from davportal.app import check_port, wsgidav_config
-from davportal.core.errors import PortalError
-from davportal.core.models import Account
+from davportal.core.errors import NotFound, PortalError
+from davportal.core.models import Account, RequestItem
 from davportal.core.outages import Unreachable, database_at, outage_of, without_secrets
 from davportal.core.paths import split_path
 from davportal.core.settings import CONFIG_ENV, load_config, settings_of
@@ -29,7 +29,17 @@ from davportal.notifications import events, outbox
 from davportal.notifications.worker import send_round
 from davportal.progress import progress
 from davportal.server import serve as run_server
-from davportal.services import account_links, audit, documents, placing, sharing, trash, two_factor, versions
+from davportal.services import (
+    account_links,
+    audit,
+    documents,
+    placing,
+    sharing,
+    trash,
+    two_factor,
+    versions,
+)
+from davportal.services import requests as document_requests
 from davportal.services.authentication import unblock
 from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
@@ -927,3 +937,371 @@ def client_assign(config, source, client_id, login, nobody):
     with portal.sessions.begin() as session:
         clients.assign(session, client_id, login, actor=command_line_actor())
     click.echo(f"{login} is assigned to {client_id}." if login else f"Nobody is assigned to {client_id}.")
+
+
+@main.group("request")
+def request_group():
+    """Document requests: ask a client for documents, then accept or reject what arrives.
+
+    A request has a title, a due date, the contacts it is for and items (each document needed).
+    Once sent, it is a folder in the client's Client's shared with one folder per item: a file put
+    in an item's folder (on the web or the drive) fulfils it.
+    """
+
+
+ITEM_HELP = ('A document asked for: "NAME", or "NAME|NOTE|FILES" with a note for the client and how many files '
+             'are expected, e.g. --item "Bank statements|Every account, the last 3 months|3" or --item "Passport||2". '
+             "Repeat for each item.")  # fmt: skip
+
+
+def _date(_context, param, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date: write it as YYYY-MM-DD, e.g. 2026-01-31.") from None
+
+
+def _items(values: tuple[str, ...]) -> list[document_requests.NewItem]:
+    """Each --item: NAME, or NAME|NOTE|FILES (either of the last two may be left empty)."""
+    items = []
+    for value in values:
+        parts = value.split("|")
+        if len(parts) > 3:
+            raise click.BadParameter(f"'{value}' has more than three parts: NAME|NOTE|FILES.", param_hint="--item")
+        name, note, files = (*parts, "", "")[:3]
+        if files.strip() and not (files.strip().isdigit() and int(files) >= 1):
+            raise click.BadParameter(f"'{value}': the number of files must be a whole number, at least 1.",
+                                     param_hint="--item")  # fmt: skip
+        items.append(document_requests.NewItem(name, note.strip() or None, int(files) if files.strip() else None))
+    return items
+
+
+def _change(config, source, change) -> str:
+    """Run one change to requests as the command line's actor; it commits with its audit rows, or not at all."""
+    context = RequestContext(_portal(config, source), actor=command_line_actor())
+    try:
+        said = change(context)
+        context.session.commit()
+        return said
+    finally:
+        context.session.close()
+
+
+def _item_of(session, request_id: int, text: str) -> int:
+    """An item of the request by its id or its name (any case)."""
+    items = document_requests.items_of(session, document_requests.find(session, request_id).id)
+    for item in items:
+        if text.isdigit() and item.id == int(text):
+            return item.id
+    for item in items:
+        if item.name.casefold() == " ".join(text.split()).casefold():
+            return item.id
+    names = ", ".join(f"{item.id} '{item.name}'" for item in items) or "none"
+    raise NotFound(f"Request {request_id} has no item '{text}' (its items: {names}).")
+
+
+def _sent_line(request) -> str:
+    if request.folder is None:
+        return f"kept as a draft: send it with `davportal request send {request.id}`"
+    return f"sent: its folder is {request.client_id}/{request.folder}"
+
+
+@command(request_group, "create")
+@click.argument("client_id", metavar="[CLIENT]", required=False)
+@click.option("--title", help='What the request is for, e.g. "2025 tax return".')
+@click.option("--item", "items", metavar='"NAME|NOTE|FILES"', multiple=True, help=ITEM_HELP)
+@click.option("--message", help="What the email and the page say above the items.")
+@click.option(
+    "--due",
+    metavar="YYYY-MM-DD",
+    callback=_date,
+    help="Due date (from a template, without it: the template's due_in_days from today).",
+)
+@click.option(
+    "--contact",
+    "contacts",
+    metavar="LOGIN",
+    multiple=True,
+    help="A contact the request is for (repeat for each; default: the client's contacts of its types).",
+)
+@click.option("--draft", is_flag=True, help="Keep it as a draft: nothing is made or sent until `request send`.")
+@click.option(
+    "--from-template", "template", metavar="ID", help="A request template of the matter types file, by its id."
+)
+@click.option(
+    "--matter-type", metavar="TYPE", help="With --from-template: a request for every client of this matter type."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="With --matter-type: say what would be made for each client; change nothing."
+)
+def request_create(config, source, client_id, title, items, message, due, contacts, draft, template, matter_type,
+                   dry_run):  # fmt: skip
+    """Ask a client for documents, or every client of a matter type.
+
+    \b
+    One client, items given here:
+      davportal request create acme --title "2025 tax return" --due 2026-01-31 \\
+          --item "P60 from your employer" --item "Bank statements|Every account, the last 3 months|3"
+    One client, from a request template of the matter types file:
+      davportal request create acme --from-template annual-tax-return --due 2026-01-31
+    Every client of a matter type that is not archived (clients that have an open or draft request
+    from the template already are skipped, so running it again finishes an interrupted run):
+      davportal request create --matter-type annual-tax-return --from-template annual-tax-return --dry-run
+
+    The request is sent at once (its folders made, its contacts emailed) unless --draft.
+    """
+    if matter_type:
+        others = (("CLIENT", client_id), ("--title", title), ("--item", items), ("--message", message),
+                  ("--contact", contacts), ("--draft", draft))  # fmt: skip
+        extra = [name for name, given in others if given]
+        if not template or extra:
+            raise click.UsageError("--matter-type takes --from-template (and --due, --dry-run), not "
+                                   + (", ".join(extra) or "--title and --item") + ".")  # fmt: skip
+        _create_for_matter_type(config, source, matter_type, template, due, dry_run)
+        return
+    if dry_run:
+        raise click.UsageError("--dry-run is for --matter-type: one request can be made as a --draft first.")
+    if not client_id:
+        raise click.UsageError("Name the client (or give --matter-type with --from-template).")
+    if template and (title or items or message):
+        raise click.UsageError(
+            "--from-template gives the title, message and items: leave out --title, --item, --message."
+        )
+    if not template and (not title or not items):
+        raise click.UsageError("Give --title and at least one --item (or --from-template).")
+    new_items = _items(items)
+
+    def create(context):
+        chosen = list(contacts) or None
+        if template:
+            request = document_requests.from_template(context, client_id, template, due_on=due, contacts=chosen,
+                                                      send=not draft)  # fmt: skip
+        else:
+            request = document_requests.create(context, client_id, title=title, items=new_items, message=message,
+                                               due_on=due, contacts=chosen, send=not draft)  # fmt: skip
+        whom = ", ".join(document_requests.contacts_of(context.session, request.id)) or "nobody yet"
+        due_text = f", due {request.due_on.isoformat()}" if request.due_on else ""
+        return (f"Request {request.id} '{request.title}' for {client_id}: {request.items_total} item(s){due_text}, "
+                f"for {whom}; {_sent_line(request)}.")  # fmt: skip
+
+    click.echo(_change(config, source, create))
+
+
+def _create_for_matter_type(config, source, matter_type, template, due, dry_run) -> None:
+    portal = _portal(config, source)
+    with portal.sessions() as session:
+        total = len(document_requests.clients_of_type(session, matter_type))
+    done = [0]
+
+    def on_client(outcome) -> None:
+        done[0] += 1
+        line = outcome.line(dry_run=dry_run)
+        if dry_run:
+            click.echo(line)
+        else:
+            click.echo(f"[{done[0]}/{total}] {line}", err=True)  # progress: stdout keeps the result
+
+    found = document_requests.for_matter_type(portal, matter_type, template, actor=command_line_actor(), due_on=due,
+                                              dry_run=dry_run, on_client=on_client)  # fmt: skip
+    if not dry_run:
+        for outcome in found.skipped:
+            click.echo(outcome.line(dry_run=False))
+    click.echo(found.summary())
+
+
+@command(request_group, "send")
+@click.argument("request_id", metavar="ID", type=int)
+def request_send(config, source, request_id):
+    """Send a draft request: its folders are made and its contacts are emailed."""
+
+    def send(context):
+        request = document_requests.send_request(context, request_id)
+        return f"Request {request.id} '{request.title}' {_sent_line(request)}."
+
+    click.echo(_change(config, source, send))
+
+
+LIST_PAGE = 50  # requests a page of `request list` shows
+
+
+@command(request_group, "list")
+@click.option("--client", metavar="CLIENT", help="Only this client (its id, or part of its name).")
+@click.option("--matter-type", metavar="TYPE", help="Only clients of this matter type.")
+@click.option("--staff", "staff_login", metavar="LOGIN", help="Only clients this member of staff is assigned to.")
+@click.option("--due-before", metavar="YYYY-MM-DD", callback=_date, help="Only those due before this day.")
+@click.option("--overdue", is_flag=True, help="Only those past their due date.")
+@click.option("--all", "everything", is_flag=True, help=f"Every one, not only the first {LIST_PAGE}.")
+def request_list(config, source, client, matter_type, staff_login, due_before, overdue, everything):
+    """Open requests across every client, the most overdue first, with their items by status:
+    requested (still wanted), uploaded (for you to review), accepted."""
+    portal = _portal(config, source)
+    today = datetime.now(timezone.utc).astimezone(portal.settings.requests.zone).date()
+    filters = dict(client=client, matter_type=matter_type, staff=staff_login, due_before=due_before,
+                   overdue_on=today if overdue else None)  # fmt: skip
+    with portal.sessions() as session:
+        total = document_requests.count_outstanding(session, **filters)
+        rows = []
+        for offset in range(0, total if everything else min(total, LIST_PAGE), LIST_PAGE):
+            rows += document_requests.outstanding(session, offset=offset, limit=LIST_PAGE, **filters)
+    if not rows:
+        click.echo("No open request matches." if any(filters.values()) else "No open requests.")
+        return
+    header = ("ID", "CLIENT", "TITLE", "DUE", "REQUESTED", "UPLOADED", "ACCEPTED")
+    cells = [(str(row.id), row.client_id, row.title,
+              (row.due_on.isoformat() + (" overdue" if row.due_on < today else "")) if row.due_on else "-",
+              str(row.items_requested), str(row.items_uploaded), str(row.items_accepted)) for row in rows]  # fmt: skip
+    click.echo(_table(header, cells, right=(0, 4, 5, 6)))
+    if len(rows) < total:
+        click.echo(f"{len(rows)} of {total} shown: --all lists every one.")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, right: tuple[int, ...] = ()) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    return "\n".join("  ".join(cell.rjust(w) if n in right else cell.ljust(w)
+                               for n, (cell, w) in enumerate(zip(row, widths))).rstrip()
+                     for row in (header, *rows))  # fmt: skip
+
+
+@command(request_group, "show")
+@click.argument("request_id", metavar="ID", type=int)
+def request_show(config, source, request_id):
+    """A request: who it is for, each item with its status and files, and its history."""
+    portal = _portal(config, source)
+    today = datetime.now(timezone.utc).astimezone(portal.settings.requests.zone).date()
+    with portal.sessions() as session:
+        request = document_requests.find(session, request_id)
+        items = document_requests.items_of(session, request.id)
+        contacts = document_requests.contacts_of(session, request.id)
+        history = _history(session, request.client_id, request.folder, request.id)
+    due = request.due_on.isoformat() + (" (overdue)" if request.status == "open" and request.due_on < today else "") \
+        if request.due_on else "no due date"  # fmt: skip
+    lines = [f"Request {request.id}: {request.title}", f"  client:    {request.client_id}",
+             f"  status:    {request.status}", f"  due:       {due}",
+             f"  for:       {', '.join(contacts) or 'nobody yet'} (participant types: {', '.join(request.for_types)})",
+             f"  folder:    {request.folder or 'none until it is sent'}",
+             f"  made:      {request.created_at.isoformat(timespec='seconds')} by {request.created_by}"]  # fmt: skip
+    if request.template:
+        lines.append(f"  template:  {request.template}")
+    if request.message:
+        lines.append(f"  message:   {request.message}")
+    lines += ["", "Items:"]
+    for item in items:
+        expected = f"{item.files} of {item.files_expected} file(s)" if item.files_expected else f"{item.files} file(s)"
+        lines.append(f"  {item.id}\t{item.name}\t{item.status}\t{expected}")
+        if item.note:
+            lines.append(f"  \tnote: {item.note}")
+        if item.rejected_reason:
+            lines.append(f"  \tnot accepted: {item.rejected_reason}")
+    lines += ["", "History:"]
+    lines += [f"  {event['at']}  {event['login']}  {event['action']}  {event['detail']}" for event in history]
+    click.echo("\n".join(lines))
+
+
+def _history(session, client_id: str, folder: str | None, request_id: int) -> list[dict]:
+    """The request's rows of the audit trail, oldest first: those at the client's root (made, and
+    changed while a draft), then everything in its folder once sent (items uploaded, reviewed...)."""
+
+    def mine(event: dict) -> bool:
+        return (event["detail"] or "").startswith((f"request {request_id} ", f"request {request_id}:"))
+
+    before_sent = sorted((event for action in (document_requests.CREATED, document_requests.CHANGED)
+                          for event in audit.events(session, client_id=client_id, action=action)
+                          if event["path"] is None and mine(event)), key=lambda event: event["at"])  # fmt: skip
+    in_folder = audit.events(session, client_id=client_id, path=folder) if folder else []
+    return before_sent + [event for event in in_folder if event["action"].startswith("REQUEST-") and mine(event)]
+
+
+@command(request_group, "accept")
+@click.argument("request_id", metavar="ID", type=int)
+@click.argument("item", metavar="ITEM")
+def request_accept(config, source, request_id, item):
+    """Accept an item (its id or its name): its folder becomes the firm's alone. Accepting the
+    last one completes the request, and staff are told."""
+
+    def accept(context):
+        accepted = document_requests.accept(context, request_id, _item_of(context.session, request_id, item))
+        request = document_requests.find(context.session, request_id)
+        done = " The request is complete." if request.status == "complete" else ""
+        return f"'{accepted.name}' of request {request_id} accepted.{done}"
+
+    click.echo(_change(config, source, accept))
+
+
+@command(request_group, "reject")
+@click.argument("request_id", metavar="ID", type=int)
+@click.argument("item", metavar="ITEM")
+@click.option("--reason", required=True, help='Why, in words for the client, e.g. "the scan is cut off on the right".')
+@click.option(
+    "--trash", is_flag=True, help="Move its files to the trash (default: keep them for staff in 'Not accepted')."
+)
+def request_reject(config, source, request_id, item, reason, trash):
+    """Turn an item's files down (the item by its id or its name): it is wanted again and its
+    contacts are told the reason."""
+
+    def reject(context):
+        rejected = document_requests.reject(context, request_id, _item_of(context.session, request_id, item), reason,
+                                            keep=not trash)  # fmt: skip
+        where = "moved to the trash" if trash else "kept for staff in 'Not accepted'"
+        return f"'{rejected.name}' of request {request_id} not accepted: its files are {where}; the client is told why."
+
+    click.echo(_change(config, source, reject))
+
+
+@command(request_group, "add-item")
+@click.argument("request_id", metavar="ID", type=int)
+@click.argument("name")
+@click.option("--note", help="A note for the client about this document.")
+@click.option("--files", type=click.IntRange(min=1), help="How many files are expected (default: one will do).")
+def request_add_item(config, source, request_id, name, note, files):
+    """Ask for one more document in a request."""
+
+    def add(context):
+        added = document_requests.add_item(context, request_id, document_requests.NewItem(name, note, files))
+        return f"'{added.name}' added to request {request_id} (item {added.id})."
+
+    click.echo(_change(config, source, add))
+
+
+@command(request_group, "remove-item")
+@click.argument("request_id", metavar="ID", type=int)
+@click.argument("item", metavar="ITEM")
+def request_remove_item(config, source, request_id, item):
+    """No longer ask for an item (its id or its name); its folder and anything in it stay, for staff."""
+
+    def remove(context):
+        item_id = _item_of(context.session, request_id, item)
+        name = context.session.get(RequestItem, item_id).name
+        document_requests.remove_item(context, request_id, item_id)
+        return f"'{name}' is no longer asked for in request {request_id}."
+
+    click.echo(_change(config, source, remove))
+
+
+@command(request_group, "due")
+@click.argument("request_id", metavar="ID", type=int)
+@click.argument("due", metavar="[DATE]", required=False, callback=_date)
+@click.option("--none", "no_date", is_flag=True, help="No due date (and so no reminders).")
+def request_due(config, source, request_id, due, no_date):
+    """Move a request's due date (YYYY-MM-DD), or take it away with --none; reminders follow it."""
+    if (due is None) == (not no_date):
+        raise click.UsageError("Give a date (YYYY-MM-DD) or --none.")
+
+    def move(context):
+        document_requests.set_due(context, request_id, due)
+        return f"Request {request_id} is due {due.isoformat()}." if due else f"Request {request_id} has no due date."
+
+    click.echo(_change(config, source, move))
+
+
+@command(request_group, "cancel")
+@click.argument("request_id", metavar="ID", type=int)
+def request_cancel(config, source, request_id):
+    """Cancel a request: no more reminders, its folders become the firm's alone, every file kept."""
+
+    def cancel(context):
+        request = document_requests.cancel(context, request_id)
+        return f"Request {request.id} '{request.title}' cancelled; its files are kept."
+
+    click.echo(_change(config, source, cancel))

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from davportal.core.errors import BadRequest, Conflict, NotFound, refusal
-from davportal.core.models import Account, Client, Membership
+from davportal.core.models import Account, Client, DocumentRequest, Membership, RequestContact
 from davportal.notifications import events
 from davportal.services import audit, passwords
 from policy import Actor, Role, Target
@@ -143,6 +143,9 @@ def remove_from_client(session: Session, login: str, client_id: str, *, actor: A
         _get(session, login)
         raise NotFound(f"'{login}' does not belong to client '{client_id}'.")
     session.delete(membership)
+    # Nor is the contact one of the client's document requests is for any longer.
+    session.execute(delete(RequestContact).where(RequestContact.login == login, RequestContact.request_id.in_(
+        select(DocumentRequest.id).where(DocumentRequest.client_id == client_id))))  # fmt: skip
     events.leave_out(session, client_id, contact=login)
     audit.record(session, actor, "REMOVE-CONTACT", Target((client_id,)), f"{login} removed from {client_id}")
 

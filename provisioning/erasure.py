@@ -3,7 +3,8 @@
 What goes: the client's files and folders on disk, the earlier versions of its files and what is
 in its trash (bytes and rows), its document records (uploader, checksums, descriptions, shares),
 dead properties and locks, notices and the emails only about it, its matter-type folder records,
-its memberships, the contacts who belong to no other client (their login, name, email, password,
+its memberships, its document requests (their items and the contacts they were for), the
+contacts who belong to no other client (their login, name, email, password,
 app passwords, sessions, links, sign-in throttles), and the client itself.
 
 What is kept: the audit trail, row for row, because a firm must be able to show what happened
@@ -49,11 +50,14 @@ from davportal.core.models import (
     DavLock,
     DeadProperty,
     Document,
+    DocumentRequest,
     LoginThrottle,
     Membership,
     Notice,
     OutboxMessage,
     ProvisionedFolder,
+    RequestContact,
+    RequestItem,
     TrashItem,
     Version,
     WebSession,
@@ -91,6 +95,8 @@ class Erasure:
     messages: int = 0  # emails only about this client, or to a contact erased
     provisioned_folders: int = 0
     memberships: int = 0
+    requests: int = 0  # document requests, whatever their status
+    request_items: int = 0
     contacts_erased: tuple[str, ...] = ()  # belong to no other client
     contacts_kept: tuple[str, ...] = ()  # belong to another client too: only their membership goes
     steps: int = 0  # the pieces of disk work, for progress
@@ -109,6 +115,7 @@ class Erasure:
             f"{self.locks} lock(s)",
             f"{self.notices} notice(s), {self.messages} email(s) only about this client or its erased contacts",
             f"{self.provisioned_folders} matter-type folder record(s), {self.memberships} membership(s)",
+            f"{self.requests} document request(s) with {self.request_items} item(s)",
             "contacts erased (no other client): " + (", ".join(self.contacts_erased) or "none"),
             "contacts kept (another client too): " + (", ".join(self.contacts_kept) or "none"),
         ]
@@ -142,6 +149,8 @@ def plan(session: Session, storage: Storage, client_id: str) -> Erasure:
     found.notices = _count(session, Notice, Notice.client_id == client_id)
     found.provisioned_folders = _count(session, ProvisionedFolder, ProvisionedFolder.client_id == client_id)
     found.memberships = _count(session, Membership, Membership.client_id == client_id)
+    found.requests = _count(session, DocumentRequest, DocumentRequest.client_id == client_id)
+    found.request_items = _count(session, RequestItem, RequestItem.request_id.in_(_requests_of(client_id)))
     found.contacts_erased, found.contacts_kept = _contacts(session, client_id)
     found.messages = len(_messages(session, client_id, found.contacts_erased))
     return found
@@ -193,6 +202,10 @@ def _forget(session: Session, client_id: str, found: Erasure, actor: Actor) -> N
     session.execute(delete(Version).where(Version.client_id == client_id))
     session.execute(delete(TrashItem).where(TrashItem.client_id == client_id))
     session.execute(delete(ProvisionedFolder).where(ProvisionedFolder.client_id == client_id))
+    # The database's cascades from the client would take these too; said here, they go on any database.
+    session.execute(delete(RequestContact).where(RequestContact.request_id.in_(_requests_of(client_id))))
+    session.execute(delete(RequestItem).where(RequestItem.request_id.in_(_requests_of(client_id))))
+    session.execute(delete(DocumentRequest).where(DocumentRequest.client_id == client_id))
     session.execute(delete(Membership).where(Membership.client_id == client_id))
     key = secrets.token_bytes(32)  # never stored: the pseudonyms cannot be traced back to a login
     found.pseudonyms = {login: pseudonym(key, login) for login in erased}
@@ -248,6 +261,10 @@ def _messages(session: Session, client_id: str, erased: Iterable[str]) -> list[i
                                                                 Account.login.not_in(list(erased)))))  # fmt: skip
     query = select(OutboxMessage.id).where(~other, about | OutboxMessage.recipient.in_(addresses))
     return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def _requests_of(client_id: str):
+    return select(DocumentRequest.id).where(DocumentRequest.client_id == client_id).scalar_subquery()
 
 
 def _url_of(client_id: str) -> str:

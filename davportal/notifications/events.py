@@ -6,6 +6,7 @@ Notices are added to the session of the change itself, so they commit (or not) w
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, cast
 
@@ -140,19 +141,31 @@ def tell_contacts_of_request(session: Session, settings: Notifications, *, reque
     What the email says is read when it is composed (the items still open then), so a notice about
     a request that is done or cancelled by then says nothing and is left out.
     """
-    if not settings.enabled:
+    return tell_contacts_of_requests(session, settings, [(request.id, request.client_id, path)], kind=kind,
+                                     actor=actor, now=now)  # fmt: skip
+
+
+def tell_contacts_of_requests(session: Session, settings: Notifications, requests: Sequence[tuple[int, str, str]],
+                              *, kind: str, actor: str, now: datetime | None = None) -> int:  # fmt: skip
+    """`tell_contacts_of_request` for several requests at once, each (id, client id, path): one
+    read and one insert, however many (a request for every client of a matter type)."""
+    if not settings.enabled or not requests:
         return 0
+    where = {request_id: (client_id, path) for request_id, client_id, path in requests}
     rows = session.execute(
-        select(Account.login, Account.email).join(RequestContact, RequestContact.login == Account.login)
-        .join(Membership, (Membership.login == Account.login) & (Membership.client_id == request.client_id))
-        .join(Client, Client.id == request.client_id)
-        .where(RequestContact.request_id == request.id, Account.email.is_not(None), Account.disabled.is_(False),
+        select(RequestContact.request_id, Account.login, Account.email)
+        .join(RequestContact, RequestContact.login == Account.login)
+        .join(DocumentRequest, DocumentRequest.id == RequestContact.request_id)
+        .join(Membership, (Membership.login == Account.login) & (Membership.client_id == DocumentRequest.client_id))
+        .join(Client, Client.id == DocumentRequest.client_id)
+        .where(RequestContact.request_id.in_(list(where)), Account.email.is_not(None), Account.disabled.is_(False),
                Client.archived_at.is_(None))
     ).all()  # fmt: skip
     at = now or utcnow()
-    told = [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": request.client_id, "path": path,
-             "actor": actor, "to_staff": False, "message_id": None, "request_id": request.id, "created_at": at}
-            for login, email in rows if login != actor]  # fmt: skip
+    told = [{"recipient": email, "recipient_name": login, "kind": kind, "client_id": where[request_id][0],
+             "path": where[request_id][1], "actor": actor, "to_staff": False, "message_id": None,
+             "request_id": request_id, "created_at": at}
+            for request_id, login, email in rows if login != actor]  # fmt: skip
     _add_notices(session, told)
     return len(told)
 

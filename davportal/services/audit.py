@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from davportal.core.models import Account, AuditEvent
@@ -20,8 +21,19 @@ COLUMNS = ("at", "login", "name", "role", "action", "client_id", "path", "destin
 
 def record(session: Session, actor: Actor, action: str, target: Target, detail: str) -> None:
     """A change made outside a request, in the change's own transaction."""
-    session.add(AuditEvent(login=actor.login, role=actor.role.value, action=action, client_id=target.client_id,
-                           path="/".join(target.below_client) or None, status=200, detail=detail))  # fmt: skip
+    session.add(AuditEvent(**_row(actor, action, target, detail)))
+
+
+def record_all(session: Session, actor: Actor, entries: Iterable[tuple[str, Target, str]]) -> None:
+    """Many changes of one actor, (action, target, detail) each, in order: one statement."""
+    rows = [_row(actor, action, target, detail) for action, target, detail in entries]
+    if rows:
+        session.connection().execute(insert(AuditEvent), rows)
+
+
+def _row(actor: Actor, action: str, target: Target, detail: str) -> dict:
+    return dict(login=actor.login, role=actor.role.value, action=action, client_id=target.client_id,
+                path="/".join(target.below_client) or None, status=200, detail=detail)  # fmt: skip
 
 
 def by_whom(actor: Actor, login: str) -> str:

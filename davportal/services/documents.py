@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple, cast
 
@@ -35,6 +36,16 @@ def record(
         "client_id": client_id, "path": path, "uploaded_by": login, "uploaded_at": utcnow(), "is_folder": is_folder,
         "sha1": sha1, "md5": md5, "description": description, "shared": False,
     })  # fmt: skip
+
+
+def record_folders(session: Session, folders: Iterable[tuple[str, str]], login: str | None) -> None:
+    """New folders (client id, path below it), as `record` records each, in one statement."""
+    rows = [{"client_id": client_id, "path": path, "uploaded_by": login, "uploaded_at": utcnow(),
+             "is_folder": True, "sha1": None, "md5": None, "description": None, "shared": False}
+            for client_id, path in folders]  # fmt: skip
+    if rows:
+        connection = session.connection()
+        connection.execute(_RECORD[connection.dialect.name], rows)
 
 
 def _upsert(insert):

@@ -8,23 +8,27 @@ here: what a contact uploaded stays, at most moved aside for staff or into the t
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, event, func, or_, select, update
+from sqlalchemy import Select, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from davportal.core.atomic import sync_folder
 from davportal.core.errors import BadRequest, NotFound
 from davportal.core.models import Client, DocumentRequest, Membership, RequestContact, RequestItem, utcnow
 from davportal.core.paths import ref_url
+from davportal.core.settings import Requests as RequestSettings
 from davportal.notifications import asked, events
 from davportal.services import audit, documents, placing, trash
 from davportal.services.fulfilment import count_items
+from davportal.services.portal import Portal
 from davportal.services.request import RequestContext
 from policy import Actor, Target
 from policy.model import EVERY_TYPE
@@ -42,6 +46,7 @@ from policy.requests import (
     reminders_from,
     request_status,
 )
+from provisioning.matter_types import RequestTemplateSpec
 
 # Audit actions, one per step of a request's life.
 CREATED, SENT = "REQUEST-CREATE", "REQUEST-SEND"
@@ -60,24 +65,29 @@ class RequestProblem(BadRequest):
     """A request that cannot be made or changed as asked: the reason is for the person asking."""
 
 
-# Making and sending
+# What `create` writes, worked out before anything is written (for one client, or a batch of them)
 
 
-def create(context: RequestContext, client_id: str, *, title: str, items: Sequence[NewItem],
-           message: str | None = None, due_on: date | None = None, contacts: Sequence[str] | None = None,
-           participants: Iterable[str] = (EVERY_TYPE,), reminders: Reminders | None = None,
-           template: str | None = None, send: bool = True, now: datetime | None = None) -> DocumentRequest:  # fmt: skip
-    """A request for one client. Without `contacts`, it is for every contact of the client of the
-    `participants` types (and for those added later with such a type: they see its folders);
-    with them, for those contacts (each must belong to the client) and their types."""
-    session, actor, now = context.session, _actor(context), now or utcnow()
-    client = _open_client(session, client_id)
+@dataclass
+class _Draft:
+    row: dict[str, Any]  # the request's columns
+    contacts: list[str]
+    items: list[dict[str, Any]]  # each item's columns, but its request
+
+    def created(self, request_id: int) -> str:
+        """The detail of its audit row."""
+        due = f", due {self.row['due_on'].isoformat()}" if self.row["due_on"] else ""
+        whom = ", ".join(self.contacts) or "nobody yet"
+        return f"request {request_id} '{self.row['title']}': {len(self.items)} item(s){due}, for {whom}"
+
+
+def _draft(client: Client, members: dict[str, str], *, actor: Actor, now: datetime, title: str,
+           items: Sequence[NewItem], message: str | None, due_on: date | None, contacts: Sequence[str] | None,
+           participants: Iterable[str], reminders: Reminders | None, template: str | None) -> _Draft:  # fmt: skip
     title = _clean(title, "title", 200)
     if not title:
         raise RequestProblem("A request needs a title, e.g. '2025 tax return'.")
     _check_items(items, [])
-    members = dict(session.execute(select(Membership.login, Membership.participant_type)
-                                   .where(Membership.client_id == client.id)).all())  # fmt: skip
     wanted_types = frozenset(participants) or frozenset({EVERY_TYPE})
     if contacts is None:
         chosen = sorted(login for login, kind in members.items() if EVERY_TYPE in wanted_types or kind in wanted_types)
@@ -91,22 +101,94 @@ def create(context: RequestContext, client_id: str, *, title: str, items: Sequen
         if not chosen:
             raise RequestProblem("Choose at least one contact the request is for.")
         for_types = frozenset(members[login] for login in chosen)
-    request = DocumentRequest(
+    row = dict(
         client_id=client.id, title=title, message=(message or "").strip() or None, due_on=due_on,
         status=RequestStatus.DRAFT.value, template=template, for_types=sorted(for_types),
         reminders=as_data(reminders) if reminders else None, created_by=actor.login, created_at=now,
-        reminders_sent=0, items_total=0, items_uploaded=0, items_accepted=0)  # fmt: skip
+        reminders_sent=0, items_total=len(items), items_uploaded=0, items_accepted=0, folder=None, sent_at=None,
+        next_reminder_at=None)  # fmt: skip
+    return _Draft(row, chosen, [_item_row(item, position) for position, item in enumerate(items)])
+
+
+def _members(session: Session, client_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Each client's contacts and their participant types."""
+    found: dict[str, dict[str, str]] = {client_id: {} for client_id in client_ids}
+    for client_id, login, kind in session.execute(select(Membership.client_id, Membership.login,
+                                                         Membership.participant_type)
+                                                  .where(Membership.client_id.in_(client_ids))):  # fmt: skip
+        found[client_id][login] = kind
+    return found
+
+
+def _from_spec(settings: RequestSettings, spec: RequestTemplateSpec, template_id: str, due_on: date | None,
+               now: datetime) -> dict[str, Any]:  # fmt: skip
+    """`create`'s arguments from a request template (its due date: given, else the template's days from now)."""
+    if due_on is None and spec.due_in_days is not None:
+        due_on = (now.astimezone(settings.zone).date()) + timedelta(days=spec.due_in_days)
+    reminders = spec.reminders.over(settings.default_reminders) if spec.reminders else None
+    items = [NewItem(item.name, item.note, item.files) for item in spec.items]
+    return dict(title=spec.title, items=items, message=spec.message, due_on=due_on, participants=spec.participants,
+                reminders=reminders, template=template_id)  # fmt: skip
+
+
+def _taken_names(context: RequestContext, client_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Names a new request folder may not take, by client: one in Client's shared now, or one an
+    earlier request had (its folder may have been moved)."""
+    shared = context.portal.settings.folders.client_shared
+    taken = {client_id: _names_in(context.portal.storage.path_of((client_id, shared))) for client_id in client_ids}
+    for client_id, folder in context.session.execute(select(DocumentRequest.client_id, DocumentRequest.folder).where(
+            DocumentRequest.client_id.in_(client_ids), DocumentRequest.folder.is_not(None))):  # fmt: skip
+        if folder:
+            taken[client_id].add(folder.rsplit("/", 1)[-1])
+    return taken
+
+
+def _folder_names(context: RequestContext, title: str, item_names: Sequence[str],
+                  taken: set[str]) -> tuple[str, list[str]]:  # fmt: skip
+    """The folder of a request being sent (below the client's), and its items' folders, in order.
+    The request's name joins `taken`."""
+    settings = context.portal.settings
+    name = folder_name(settings.requests.folder_prefix + title, taken)
+    taken.add(name)
+    folder = f"{settings.folders.client_shared}/{name}"
+    return folder, [f"{folder}/{item}" for item in _item_folders(tuple(item_names))]
+
+
+@functools.lru_cache(maxsize=64)  # a template's items have the same folders for every client
+def _item_folders(item_names: tuple[str, ...]) -> tuple[str, ...]:
+    used = [NOT_ACCEPTED_FOLDER]  # kept for the files staff turn down
+    for item_name in item_names:
+        used.append(folder_name(item_name, used))
+    return tuple(used[1:])
+
+
+def _sent(request_id: int, client_id: str, title: str, folder: str) -> tuple[Target, str]:
+    """The target and detail of a sent request's audit row."""
+    return Target((client_id, *folder.split("/"))), f"request {request_id} '{title}' sent"
+
+
+# Making and sending
+
+
+def create(context: RequestContext, client_id: str, *, title: str, items: Sequence[NewItem],
+           message: str | None = None, due_on: date | None = None, contacts: Sequence[str] | None = None,
+           participants: Iterable[str] = (EVERY_TYPE,), reminders: Reminders | None = None,
+           template: str | None = None, send: bool = True, now: datetime | None = None) -> DocumentRequest:  # fmt: skip
+    """A request for one client. Without `contacts`, it is for every contact of the client of the
+    `participants` types (and for those added later with such a type: they see its folders);
+    with them, for those contacts (each must belong to the client) and their types."""
+    session, actor, now = context.session, _actor(context), now or utcnow()
+    client = _open_client(session, client_id)
+    draft = _draft(client, _members(session, [client.id])[client.id], actor=actor, now=now, title=title,
+                   items=items, message=message, due_on=due_on, contacts=contacts, participants=participants,
+                   reminders=reminders, template=template)  # fmt: skip
+    request = DocumentRequest(**draft.row)
     session.add(request)
     session.flush()
-    session.add_all(RequestContact(request_id=request.id, login=login) for login in chosen)
-    for position, item in enumerate(items):
-        session.add(_new_item(request, item, position))
-    request.items_total = len(items)
+    session.add_all(RequestContact(request_id=request.id, login=login) for login in draft.contacts)
+    session.add_all(RequestItem(request_id=request.id, **item) for item in draft.items)
     session.flush()
-    due = f", due {due_on.isoformat()}" if due_on else ""
-    whom = ", ".join(chosen) or "nobody yet"
-    audit.record(session, actor, CREATED, Target((client.id,)), f"request {request.id} '{title}': "
-                 f"{len(items)} item(s){due}, for {whom}")  # fmt: skip
+    audit.record(session, actor, CREATED, Target((client.id,)), draft.created(request.id))
     if send:
         send_request(context, request.id, now=now)
     return request
@@ -118,47 +200,197 @@ def from_template(context: RequestContext, client_id: str, template_id: str, *, 
     """A request made from a matter type's request template (its due date: given, else the
     template's days from now)."""
     now = now or utcnow()
-    settings = context.portal.settings.requests
     _, spec = context.portal.matter_types_file.current().request_template(template_id)
-    if due_on is None and spec.due_in_days is not None:
-        due_on = (now.astimezone(settings.zone).date()) + timedelta(days=spec.due_in_days)
-    reminders = spec.reminders.over(settings.default_reminders) if spec.reminders else None
-    items = [NewItem(item.name, item.note, item.files) for item in spec.items]
-    return create(context, client_id, title=spec.title, items=items, message=spec.message, due_on=due_on,
-                  contacts=contacts, participants=spec.participants, reminders=reminders, template=template_id,
-                  send=send, now=now)  # fmt: skip
+    return create(context, client_id, contacts=contacts, send=send, now=now,
+                  **_from_spec(context.portal.settings.requests, spec, template_id, due_on, now))  # fmt: skip
 
 
 def send_request(context: RequestContext, request_id: int, *, now: datetime | None = None) -> DocumentRequest:
     """A draft goes out: its folders are made in Client's shared and its contacts are told."""
-    session, portal, actor, now = context.session, context.portal, _actor(context), now or utcnow()
+    session, actor, now = context.session, _actor(context), now or utcnow()
     request = find(session, request_id)
     if request.status != RequestStatus.DRAFT.value:
         raise RequestProblem(f"'{request.title}' was sent already.")
     _open_client(session, request.client_id)
-    shared = portal.settings.folders.client_shared
-    base = portal.storage.path_of((request.client_id, shared))
-    # Not a name in the folder now, nor one an earlier request had (its folder may have been moved).
-    earlier = session.scalars(select(DocumentRequest.folder).where(
-        DocumentRequest.client_id == request.client_id, DocumentRequest.folder.is_not(None)))  # fmt: skip
-    taken = _names_in(base) | {folder.rsplit("/", 1)[-1] for folder in earlier if folder}
-    name = folder_name(portal.settings.requests.folder_prefix + request.title, taken)
-    request.folder = f"{shared}/{name}"
-    _make_folder(context, request.client_id, request.folder)
-    used = [NOT_ACCEPTED_FOLDER]  # kept for the files staff turn down
-    for item in items_of(session, request.id):
-        item.folder = f"{request.folder}/{folder_name(item.name, used)}"
-        used.append(item.folder.rsplit("/", 1)[-1])
-        _make_folder(context, request.client_id, item.folder)
+    items = items_of(session, request.id)
+    taken = _taken_names(context, [request.client_id])[request.client_id]
+    request.folder, folders = _folder_names(context, request.title, [item.name for item in items], taken)
+    for item, folder in zip(items, folders):
+        item.folder = folder
+    _make_folders(context, [(request.client_id, request.folder), *((request.client_id, f) for f in folders)])
     request.status = RequestStatus.OPEN.value
     request.sent_at = now
     _schedule(context, request, after=now)
     session.flush()
     refresh_folders(session, request.client_id)
     _tell_contacts(context, request, asked.REQUESTED, request.folder)
-    audit.record(session, actor, SENT, Target((request.client_id, *request.folder.split("/"))),
-                 f"request {request.id} '{request.title}' sent")  # fmt: skip
+    audit.record(session, actor, SENT, *_sent(request.id, request.client_id, request.title, request.folder))
     return request
+
+
+# Every client of a matter type at once
+
+BATCH = 500  # clients per transaction: an interruption loses at most this many, whole, to the next run
+FOLDERS_AT_ONCE = 16  # folders made or flushed at once (see `_at_once`)
+
+
+@dataclass(frozen=True)
+class ClientOutcome:
+    """What a request for every client of a matter type did (or, on a dry run, would do) for one client."""
+
+    client_id: str
+    request_id: int | None = None  # the request made (None on a dry run and when skipped)
+    folder: str | None = None  # its folder in Client's shared, below the client's
+    contacts: tuple[str, ...] = ()
+    skipped: str | None = None  # why nothing was made for the client
+
+    def line(self, *, dry_run: bool) -> str:
+        if self.skipped:
+            return f"{self.client_id}: skipped, {self.skipped}"
+        whom = ", ".join(self.contacts) or "nobody yet (contacts added later with the template's types see it)"
+        made = f"would get '{self.folder}'" if dry_run else f"request {self.request_id} in '{self.folder}'"
+        return f"{self.client_id}: {made}, for {whom}"
+
+
+@dataclass
+class ForMatterType:
+    template: str
+    matter_type: str
+    dry_run: bool
+    outcomes: list[ClientOutcome] = field(default_factory=list)
+
+    @property
+    def made(self) -> list[ClientOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.skipped]
+
+    @property
+    def skipped(self) -> list[ClientOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.skipped]
+
+    def summary(self) -> str:
+        verb = "would be made" if self.dry_run else "made"
+        return (f"{len(self.outcomes)} client(s) of {self.matter_type}: {len(self.made)} request(s) from "
+                f"{self.template} {verb}, {len(self.skipped)} client(s) skipped.")  # fmt: skip
+
+
+def clients_of_type(session: Session, matter_type: str) -> list[str]:
+    """The clients a request for every client of the type is for: all of them but the archived."""
+    return list(session.scalars(select(Client.id).where(Client.matter_type == matter_type,
+                                                        Client.archived_at.is_(None)).order_by(Client.id)))  # fmt: skip
+
+
+def for_matter_type(portal: Portal, matter_type: str, template_id: str, *, actor: Actor,
+                    due_on: date | None = None, send: bool = True, dry_run: bool = False,
+                    now: datetime | None = None, batch: int = BATCH,
+                    on_client: Callable[[ClientOutcome], None] = lambda outcome: None) -> ForMatterType:  # fmt: skip
+    """A request from the template for every client of the matter type that is not archived, as
+    `from_template` makes it for one (rows, folders, notices, audit rows), in transactions of
+    `batch` clients. A client that has an open or draft request from the template already is
+    skipped, so a run that was interrupted (it leaves whole requests only) is finished by running
+    it again. `dry_run`: nothing is written, each client's outcome says what would be done.
+    `on_client` hears of each client as it is dealt with."""
+    now = now or utcnow()
+    matter_types = portal.matter_types_file.current()
+    wanted = matter_types.require(matter_type)
+    owner, spec = matter_types.request_template(template_id)
+    if owner.id != wanted.id:
+        raise RequestProblem(f"The request template '{template_id}' belongs to the matter type '{owner.id}', "
+                             f"not '{wanted.id}'.")  # fmt: skip
+    recipe = _from_spec(portal.settings.requests, spec, template_id, due_on, now)
+    with portal.sessions() as session:
+        client_ids = clients_of_type(session, wanted.id)
+    done = ForMatterType(template_id, wanted.id, dry_run)
+    for start in range(0, len(client_ids), batch):
+        context = RequestContext(portal, actor=actor)
+        try:
+            # A batch that does not commit takes its folders away again (`_removed_unless_committed`).
+            outcomes = _for_clients(context, client_ids[start : start + batch], recipe, send=send, dry_run=dry_run,
+                                    now=now, on_client=on_client)  # fmt: skip
+            if not dry_run:
+                context.session.commit()
+        finally:
+            context.session.close()
+        done.outcomes += outcomes
+    return done
+
+
+def _for_clients(context: RequestContext, client_ids: list[str], recipe: dict, *, send: bool, dry_run: bool,
+                 now: datetime,
+                 on_client: Callable[[ClientOutcome], None]) -> list[ClientOutcome]:  # fmt: skip
+    """One batch of `for_matter_type`, in the context's transaction: each client's request worked
+    out as `create` and `send_request` do, then written with a statement per table."""
+    session, actor = context.session, _actor(context)
+    clients = {client.id: client for client in session.scalars(select(Client).where(Client.id.in_(client_ids)))}
+    members = _members(session, client_ids)
+    existing = dict(session.execute(
+        select(DocumentRequest.client_id, func.min(DocumentRequest.id)).where(
+            DocumentRequest.client_id.in_(client_ids), DocumentRequest.template == recipe["template"],
+            DocumentRequest.status.in_([RequestStatus.OPEN.value, RequestStatus.DRAFT.value]))
+        .group_by(DocumentRequest.client_id)).all())  # fmt: skip
+    taken = _taken_names(context, client_ids) if send else {}
+    shared = context.portal.settings.folders.client_shared
+    outcomes: list[ClientOutcome] = []
+    drafts: list[tuple[_Draft, list[str]]] = []  # with the item folders, once sent
+    for client_id in client_ids:
+        client = clients.get(client_id)
+        skipped = None
+        if client is None or client.archived_at is not None:
+            skipped = "archived since the run began" if client else "removed since the run began"
+        elif client_id in existing:
+            skipped = f"it has request {existing[client_id]} from {recipe['template']} already, open or draft"
+        elif send and not context.portal.storage.path_of((client_id, shared)).is_dir():
+            skipped = f"its folder '{shared}' is missing"
+        if skipped:
+            outcomes.append(ClientOutcome(client_id, skipped=skipped))
+            continue
+        assert client is not None
+        draft = _draft(client, members[client_id], actor=actor, now=now, contacts=None, **recipe)
+        folders: list[str] = []
+        if send:
+            names = [item["name"] for item in draft.items]
+            draft.row["folder"], folders = _folder_names(context, draft.row["title"], names, taken[client_id])
+            draft.row.update(status=RequestStatus.OPEN.value, sent_at=now, next_reminder_at=_next_reminder(
+                context, draft.row["reminders"], draft.row["due_on"], after=now))  # fmt: skip
+        drafts.append((draft, folders))
+        outcomes.append(ClientOutcome(client_id, folder=draft.row["folder"], contacts=tuple(draft.contacts)))
+    if not dry_run and drafts:
+        if send:
+            _make_folders(context, [(draft.row["client_id"], folder) for draft, folders in drafts
+                                    for folder in (draft.row["folder"], *folders)])  # fmt: skip
+        outcomes = _write(context, drafts, outcomes, send=send)
+    for outcome in outcomes:
+        on_client(outcome)  # before the batch commits: an interruption here leaves none of it
+    return outcomes
+
+
+def _write(context: RequestContext, drafts: list[tuple[_Draft, list[str]]], outcomes: list[ClientOutcome], *,
+           send: bool) -> list[ClientOutcome]:  # fmt: skip
+    """The batch's requests, items, contacts, audit rows, notices and the rules of their folders."""
+    session, actor = context.session, _actor(context)
+    ids = list(session.scalars(insert(DocumentRequest).returning(DocumentRequest.id, sort_by_parameter_order=True),
+                               [draft.row for draft, _ in drafts]))  # fmt: skip
+    connection = session.connection()
+    connection.execute(insert(RequestItem), [
+        {**item, "request_id": request_id, "folder": folders[n] if folders else None}
+        for request_id, (draft, folders) in zip(ids, drafts) for n, item in enumerate(draft.items)])  # fmt: skip
+    contacts = [{"request_id": request_id, "login": login}
+                for request_id, (draft, _) in zip(ids, drafts) for login in draft.contacts]  # fmt: skip
+    if contacts:
+        connection.execute(insert(RequestContact), contacts)
+    entries, told = [], []
+    for request_id, (draft, _) in zip(ids, drafts):
+        client_id, title, folder = draft.row["client_id"], draft.row["title"], draft.row["folder"]
+        entries.append((CREATED, Target((client_id,)), draft.created(request_id)))
+        if send:
+            entries.append((SENT, *_sent(request_id, client_id, title, folder)))
+            told.append((request_id, client_id, folder))
+    audit.record_all(session, actor, entries)
+    if send:
+        _refresh_folders(session, [draft.row["client_id"] for draft, _ in drafts])
+        events.tell_contacts_of_requests(session, context.portal.settings.notifications, told, kind=asked.REQUESTED,
+                                         actor=actor.login)  # fmt: skip
+    by_client = {draft.row["client_id"]: request_id for request_id, (draft, _) in zip(ids, drafts)}
+    return [replace(outcome, request_id=by_client.get(outcome.client_id)) for outcome in outcomes]
 
 
 # Reviewing
@@ -358,17 +590,32 @@ def _outstanding(query: Select, client: str | None, matter_type: str | None, sta
 def refresh_folders(session: Session, client_id: str) -> None:
     """Write the client's request folders for the rules (`Client.request_folders`): every node
     reads them at its next request (the client's row is watched for changes)."""
-    requests = session.scalars(select(DocumentRequest).where(
-        DocumentRequest.client_id == client_id, DocumentRequest.folder.is_not(None))
+    _refresh_folders(session, [client_id])
+
+
+def _refresh_folders(session: Session, client_ids: Sequence[str]) -> None:
+    """`refresh_folders` for several clients: two reads and one update, whatever their number."""
+    requests = session.execute(select(*_SENT_COLUMNS).where(
+        DocumentRequest.client_id.in_(client_ids), DocumentRequest.folder.is_not(None))
         .order_by(DocumentRequest.id)).all()  # fmt: skip
-    items: dict[int, list[RequestItem]] = {}
+    items: dict[int, list[Any]] = {}
     if requests:
-        for item in session.scalars(select(RequestItem).where(
+        for item in session.execute(select(RequestItem.request_id, RequestItem.folder, RequestItem.status).where(
                 RequestItem.request_id.in_([r.id for r in requests]), RequestItem.folder.is_not(None))
                 .order_by(RequestItem.position, RequestItem.id)):  # fmt: skip
             items.setdefault(item.request_id, []).append(item)
-    session.execute(update(Client).where(Client.id == client_id).values(request_folders=[
-        folders_of(request, items.get(request.id, [])).as_data() for request in requests] or None))  # fmt: skip
+    folders: dict[str, list[dict]] = {client_id: [] for client_id in client_ids}
+    for request in requests:
+        # Rows with the columns `folders_of` reads: the bookkeeping of whole objects is not needed here.
+        folders[request.client_id].append(folders_of(cast(DocumentRequest, request),
+                                                     items.get(request.id, [])).as_data())  # fmt: skip
+    # Through the session (not its connection): a change to a client's row is a change every node must see.
+    session.execute(update(Client), [{"id": client_id, "request_folders": found or None}
+                                     for client_id, found in folders.items()])  # fmt: skip
+
+
+_SENT_COLUMNS = (DocumentRequest.id, DocumentRequest.client_id, DocumentRequest.folder, DocumentRequest.status,
+                 DocumentRequest.for_types)  # fmt: skip
 
 
 def folders_of(request: DocumentRequest, items: Iterable[RequestItem]) -> RequestFolder:
@@ -401,10 +648,14 @@ def _settle(context: RequestContext, request: DocumentRequest, now: datetime) ->
 
 
 def _schedule(context: RequestContext, request: DocumentRequest, *, after: datetime) -> None:
+    request.next_reminder_at = _next_reminder(context, request.reminders, request.due_on, after=after)
+
+
+def _next_reminder(context: RequestContext, reminders: dict | None, due_on: date | None, *,
+                   after: datetime) -> datetime | None:  # fmt: skip
     settings = context.portal.settings.requests
-    reminders = reminders_from(request.reminders, settings.default_reminders)
-    request.next_reminder_at = next_reminder(reminders, request.due_on, after=after, at=settings.reminder_time,
-                                             zone=settings.zone)  # fmt: skip
+    return next_reminder(reminders_from(reminders, settings.default_reminders), due_on, after=after,
+                         at=settings.reminder_time, zone=settings.zone)  # fmt: skip
 
 
 def _tell_contacts(context: RequestContext, request: DocumentRequest, kind: str, path: str) -> None:
@@ -451,16 +702,50 @@ def _free_name(name: str, taken: Iterable[str]) -> str:
 
 
 def _make_folder(context: RequestContext, client_id: str, path: str, *, exist_ok: bool = False) -> None:
-    disk = context.portal.storage.path_of((client_id, *path.split("/")))
+    _make_folders(context, [(client_id, path)], exist_ok=exist_ok)
+
+
+def _make_folders(context: RequestContext, folders: Sequence[tuple[str, str]], *, exist_ok: bool = False) -> None:
+    """Make folders (client id, path below it; parents before their folders) and record them as
+    the actor's: folders of one depth are made at once, each folder they are in is flushed once,
+    the records are one statement. Should the transaction not commit, they go again."""
+    storage, login = context.portal.storage, _actor(context).login
+    made: list[Path] = []
+
+    def make(folder: tuple[str, str]) -> tuple[str, str] | None:
+        client_id, path = folder
+        disk = storage.path_of((client_id, *path.split("/")))
+        try:
+            os.mkdir(disk)
+        except FileExistsError:
+            if not exist_ok:
+                raise RequestProblem(f"'{path.rsplit('/', 1)[-1]}' is already there; try again.") from None
+            return None
+        made.append(disk)
+        return folder
+
+    depths: dict[int, list[tuple[str, str]]] = {}
+    for folder in folders:
+        depths.setdefault(folder[1].count("/"), []).append(folder)
     try:
-        os.mkdir(disk)
-    except FileExistsError:
-        if not exist_ok:
-            raise RequestProblem(f"'{path.rsplit('/', 1)[-1]}' is already there; try again.") from None
-        return
-    sync_folder(disk.parent)
-    _removed_unless_committed(context.session, disk)
-    documents.record(context.session, client_id, path, _actor(context).login, is_folder=True)
+        new = [folder for depth in sorted(depths) for folder in _at_once(make, depths[depth]) if folder]
+    finally:
+        for disk in sorted(made, key=lambda disk: len(disk.parts)):  # parents first: they go last
+            _removed_unless_committed(context.session, disk)
+    parents = list(dict.fromkeys(storage.path_of((c, *p.split("/"))).parent for c, p in new))
+    _at_once(sync_folder, parents)
+    documents.record_folders(context.session, new, login)
+
+
+def _at_once(work: Callable[[Any], Any], things: Sequence[Any]) -> list[Any]:
+    """`work` on each thing, several at once (the results in no particular order): the file system
+    makes and flushes folders far faster so than one after the other (flushes share its journal commits)."""
+    if len(things) <= 1:
+        return [work(thing) for thing in things]
+    workers = min(FOLDERS_AT_ONCE, len(things))
+    with ThreadPoolExecutor(workers) as pool:  # a slice each: a task per thing would cost more than its work
+        done = list(pool.map(lambda n: [work(thing) for thing in things[n::workers]], range(workers)))
+    return [result for part in done for result in part]
 
 
 _MADE = "davportal.requests.folders-made"  # in a session's info: folders made on disk in its transaction
@@ -534,9 +819,13 @@ def _item_of(session: Session, request: DocumentRequest, item_id: int) -> Reques
 
 
 def _new_item(request: DocumentRequest, item: NewItem, position: int) -> RequestItem:
-    return RequestItem(request_id=request.id, position=position, name=_clean(item.name, "item", 200),
-                       note=_clean(item.note or "", "note", 500) or None, files_expected=item.files_expected,
-                       status=ItemStatus.REQUESTED.value, files=0)  # fmt: skip
+    return RequestItem(request_id=request.id, **_item_row(item, position))
+
+
+def _item_row(item: NewItem, position: int) -> dict:
+    return dict(position=position, name=_clean(item.name, "item", 200),
+                note=_clean(item.note or "", "note", 500) or None, files_expected=item.files_expected,
+                status=ItemStatus.REQUESTED.value, files=0)  # fmt: skip
 
 
 def _check_items(new: Sequence[NewItem], existing: Sequence[RequestItem]) -> None:
