@@ -37,18 +37,25 @@ class Delivery:
 
 def claim_due(sessions: sessionmaker[Session], mail: Mail, now: datetime) -> list[tuple[int, str, str]]:
     """(id, recipient, raw) of messages due now, claimed for this sender for `claim_seconds`."""
+    unclaimed = (OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now,
+                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))  # fmt: skip
     with sessions.begin() as session:
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.raw)
-            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now,
-                   or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-            .order_by(OutboxMessage.next_attempt_at).limit(BATCH)
-            .with_for_update(skip_locked=True)  # another sender skips what this one takes
+        ids = session.scalars(
+            select(OutboxMessage.id).where(*unclaimed).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(BATCH).with_for_update(skip_locked=True)  # another sender skips what this one takes
         ).all()  # fmt: skip
-        if rows:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                            .values(claimed_until=now + timedelta(seconds=mail.claim_seconds)))  # fmt: skip
-    return [cast("tuple[int, str, str]", tuple(row)) for row in rows]
+        if not ids:
+            return []
+        # Taken only where still unclaimed: SQLite locks no row when reading, so another sender may
+        # have read the same ones; its claim, committed first, is seen here and they are left to it.
+        rows = session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), *unclaimed)
+            .values(claimed_until=now + timedelta(seconds=mail.claim_seconds))
+            .returning(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.raw)
+            .execution_options(synchronize_session=False)
+        ).all()  # fmt: skip
+    order = {message_id: n for n, message_id in enumerate(ids)}
+    return sorted((cast("tuple[int, str, str]", tuple(row)) for row in rows), key=lambda row: order[row[0]])
 
 
 async def deliver_due(sessions: sessionmaker[Session], mail: Mail, *, now: datetime | None = None) -> Delivery:
