@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from davportal.core.db import create_schema, make_engine
 from davportal.core.models import DocumentRequest, RequestItem
 from davportal.services import audit, trash
 from davportal.services import requests as document_requests
@@ -190,3 +193,25 @@ def test_a_file_restored_from_the_trash_into_an_item_counts_again(firm):
         (deleted,) = trash.list_items(session, "acme")
         trash.restore(session, firm.portal.storage, deleted.id, actor=SAM)
     assert _items(firm, request_id)["P60"][1:3] == ("uploaded", 1)
+
+
+def test_the_outstanding_list_is_read_in_order_from_its_index(tmp_path):
+    """A page is read from the index in the list's order: no sort of every open request (SQLite's plan)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/plan.db")
+    statements: list[tuple[str, tuple]] = []
+
+    def keep(conn, cursor, sql, parameters, context, executemany):
+        statements.append((sql, parameters))
+
+    try:
+        create_schema(engine)
+        event.listen(engine, "before_cursor_execute", keep)
+        with Session(engine) as session:
+            document_requests.outstanding(session, offset=100)
+        event.remove(engine, "before_cursor_execute", keep)
+        ((sql, parameters),) = statements
+        with engine.connect() as connection:
+            plan = " / ".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters))
+        assert "ix_request_outstanding" in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        engine.dispose()

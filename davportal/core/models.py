@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -198,7 +198,8 @@ class DocumentRequest(Base):
     """Staff ask one client for documents: a title, a message, a due date, the contacts it is for, items."""
 
     __tablename__ = "document_request"
-    __table_args__ = (Index("ix_request_outstanding", "status", "due_on"),)
+    # The outstanding list's order (undated last), read from the index a page at a time, never sorted.
+    __table_args__ = (Index("ix_request_outstanding", "status", text("(due_on IS NULL)"), "due_on", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))

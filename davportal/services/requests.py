@@ -552,7 +552,7 @@ def outstanding(session: Session, *, client: str | None = None, matter_type: str
     last: one query a page. `client` matches the client's id or name (case ignored), `staff` the
     assigned staff's login, `due_before` is exclusive, `overdue_on` keeps those due before that day."""
     query = _outstanding(select(*_OUTSTANDING_COLUMNS), client, matter_type, staff, due_before, overdue_on)
-    query = query.order_by(DocumentRequest.due_on.is_(None), DocumentRequest.due_on, DocumentRequest.id)
+    query = query.order_by(*OUTSTANDING_ORDER)
     return [Outstanding(*row) for row in session.execute(query.offset(offset).limit(limit))]
 
 
@@ -563,6 +563,8 @@ def count_outstanding(session: Session, *, client: str | None = None, matter_typ
     return session.scalar(query) or 0
 
 
+# Overdue (soonest due) first, undated last: the order of the index ix_request_outstanding.
+OUTSTANDING_ORDER = (DocumentRequest.due_on.is_(None), DocumentRequest.due_on, DocumentRequest.id)
 _OUTSTANDING_COLUMNS = (
     DocumentRequest.id, DocumentRequest.client_id, Client.name, DocumentRequest.title, DocumentRequest.due_on,
     DocumentRequest.items_total, DocumentRequest.items_uploaded, DocumentRequest.items_accepted,

@@ -48,7 +48,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_document_request_client_id", "document_request", ["client_id"])
     op.create_index("ix_document_request_next_reminder_at", "document_request", ["next_reminder_at"])
-    op.create_index("ix_request_outstanding", "document_request", ["status", "due_on"])
+    op.create_index("ix_request_outstanding", "document_request", ["status", sa.text("(due_on IS NULL)"), "due_on", "id"])
     op.create_table(
         "request_item",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
