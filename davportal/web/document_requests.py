@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from davportal.core.errors import NotFound, PortalError
 from davportal.core.models import Account, Client, Document, DocumentRequest, Membership, RequestItem
+from davportal.notifications.asked import long_date
 from davportal.services import audit
 from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
@@ -64,10 +65,6 @@ def is_requests(route: str) -> bool:
 def today_of(portal) -> date:
     """Today in the firm's time zone (by the portal's clock): due dates are the firm's days."""
     return portal.authenticator.clock().astimezone(portal.settings.requests.zone).date()
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def due_words(due_on: date | None, today: date) -> str:
