@@ -101,6 +101,9 @@ def _run(backend: str, workdir: Path, url: str, count: int, templates: int) -> F
             _progress(f"{backend}: template {n + 1} of {templates}")
             document_requests.for_matter_type(portal, "tax", f"papers-{n}", actor=ACTOR, now=NOW)
         _progress(f"{backend}: pages of the outstanding list")
+        with portal.engine.begin() as connection:
+            # The planner's statistics after a bulk load, as PostgreSQL's autovacuum would gather them.
+            connection.exec_driver_sql("ANALYZE")
         with portal.sessions() as session:
             total = document_requests.count_outstanding(session)
             pages = {

@@ -1,19 +1,28 @@
-"""In Chromium: staff ask a client for their tax return papers from a template, the client sends
-them from their home page (a file chooser, and drag and drop), staff turn one down with a reason,
-the client sends it again, staff accept everything, and the request ends under "Done"."""
+"""In Chromium: staff ask a client for their tax return papers from a template; the client sees the
+request first on their page and as folders on their drive, sends documents from the page (a file
+chooser, and drag and drop), by WebDAV PUT and with `rclone copy`; staff turn one down with a
+reason (the client is emailed why), the client sends it again, staff accept everything, are told
+it is complete, and the request ends under "Done"."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from davportal.core.models import DocumentRequest
+from davportal.core.models import DocumentRequest, utcnow
+from davportal.notifications.worker import send_round
 from davportal.services import requests as document_requests
-from provisioning import clients
+from provisioning import accounts, clients
 from tests.browser.conftest import sign_in, until
-from tests.conftest import ADMIN, PASSWORD
+from tests.clients.conftest import require
+from tests.conftest import ADMIN, CLIENT, PASSWORD
+from tests.test_notifications import _settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
@@ -21,10 +30,10 @@ REASON = "The scan is cut off on the right"
 
 
 @pytest.fixture
-def office(fresh_portal, tmp_path):
+def office(fresh_portal, inbox, tmp_path):
     types = tmp_path / "matter-types.yaml"
     shutil.copy(ROOT / "config" / "matter-types.yaml", types)
-    running = fresh_portal(firm_name="Dupont & Søn LLP", matter_types_file=str(types))
+    running = fresh_portal(**_settings(inbox.port), matter_types_file=str(types))
     running.add_staff("sam")
     folders = running.portal.settings.folders
     with running.portal.sessions.begin() as session:
@@ -32,8 +41,32 @@ def office(fresh_portal, tmp_path):
                            folders=(folders.team_shared, folders.client_shared),
                            matter_type=running.portal.matter_types_file.current()["annual-tax-return"],
                            actor=ADMIN)  # fmt: skip
-    running.add_contact("alice", "acme")
+    with running.portal.sessions.begin() as session:
+        accounts.add_contact(session, "alice", client_id="acme", password=PASSWORD, email="alice@acme.example",
+                             actor=ADMIN)  # fmt: skip
     return running
+
+
+def _emails_now(office, inbox) -> list:
+    """What a sender's round delivers once the digest window of what is waiting has passed."""
+    inbox.messages.clear()
+    later = utcnow() + timedelta(seconds=office.portal.settings.notifications.digest_seconds + 1)
+    with ThreadPoolExecutor(1) as sender:  # Playwright's loop runs in this thread
+        sender.submit(asyncio.run, send_round(office.portal, now=later)).result()
+    return list(inbox.messages)
+
+
+def _rclone(tmp_path, office, *args) -> str:
+    binary = require("rclone")
+    config = tmp_path / "rclone.conf"
+    if not config.exists():
+        obscured = subprocess.run([binary, "obscure", PASSWORD], capture_output=True, text=True, check=True).stdout
+        config.write_text(f"[alice]\ntype = webdav\nurl = {office.url}/\nvendor = owncloud\nuser = alice\n"
+                          f"pass = {obscured.strip()}\n")  # fmt: skip
+    result = subprocess.run([binary, "--config", str(config), "--retries", "1", "--low-level-retries", "1", *args],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def _pdf(tmp_path, name: str) -> str:
@@ -58,7 +91,7 @@ def _fits_the_width(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_a_request_from_template_to_done(office, open_page, tmp_path):
+def test_a_request_from_template_to_done(office, inbox, open_page, tmp_path):
     # Staff ask from the client's page, from the matter type's template.
     staff = open_page()
     sign_in(staff, office.url, "sam", PASSWORD, "/acme/")
@@ -81,6 +114,16 @@ def test_a_request_from_template_to_done(office, open_page, tmp_path):
     request = _the_request(office)
     assert request.status == "open" and request.items_total == 7 and request.template == "annual-tax-return"
     staff.screenshot(path=str(tmp_path / "staff-request.png"), full_page=True)
+
+    # It is sent: the client is emailed what is needed.
+    (sent,) = [message for message in _emails_now(office, inbox) if message["To"] == "alice@acme.example"]
+    assert "P60 from your employer" in sent.get_body(("plain",)).get_content()
+
+    # On the client's drive it is a folder with one folder per item (a PROPFIND, and rclone).
+    folder = f"acme/{CLIENT}/{request.folder.rsplit('/', 1)[-1]}"
+    alice = office.as_user("alice")
+    assert "P60 from your employer" in alice.names(f"/{folder}/")
+    assert "Pension contributions/" in _rclone(tmp_path, office, "lsf", f"alice:{folder}/").splitlines()
 
     # The client sees it first, on a phone.
     client = open_page()
@@ -114,6 +157,19 @@ def test_a_request_from_template_to_done(office, open_page, tmp_path):
     client.wait_for_selector("li.item:has-text('Bank statements') >> text=Sent, waiting for the firm to check")
     client.screenshot(path=str(tmp_path / "client-requests-phone.png"), full_page=True)
 
+    # One item from the drive by PUT, one with rclone copy.
+    assert alice.put(f"/{folder}/Interest and dividend statements/bank interest.pdf", b"%PDF-1.4 interest"
+                     ).status_code == 201  # fmt: skip
+    local = tmp_path / "to send" / "pension.pdf"
+    local.parent.mkdir()
+    local.write_bytes(b"%PDF-1.4 pension")
+    _rclone(tmp_path, office, "copy", str(local.parent), f"alice:{folder}/Pension contributions")
+    for name in ("Interest and dividend statements", "Pension contributions"):
+        assert _item_status(office, request.id, name) == "uploaded"
+    client.reload()
+    interest = client.locator("li.item", has_text="Interest and dividend statements")
+    assert "Sent, waiting for the firm to check" in interest.inner_text()
+
     # Staff turn the P60 down with a reason, keeping the file for themselves.
     staff.reload()
     item = staff.locator("li.item", has_text="P60 from your employer")
@@ -125,7 +181,9 @@ def test_a_request_from_template_to_done(office, open_page, tmp_path):
     assert "the client is told why" in staff.inner_text("p.flash")
     assert "p60.pdf" in staff.inner_text("main")  # under "Not accepted, kept for staff"
 
-    # The client reads why, and sends it again.
+    # The client is emailed why, reads it on the page, and sends it again.
+    (why,) = [message for message in _emails_now(office, inbox) if message["To"] == "alice@acme.example"]
+    assert REASON in why.get_body(("plain",)).get_content()
     client.reload()
     p60 = client.locator("li.item", has_text="P60 from your employer")
     assert f"Not accepted: {REASON} — please send it again" in p60.inner_text()
@@ -140,6 +198,8 @@ def test_a_request_from_template_to_done(office, open_page, tmp_path):
         assert "is accepted" in staff.inner_text("p.flash")
     assert "Complete: every item accepted" in staff.inner_text("main")
     assert _the_request(office).status == "complete"
+    told = {message["To"]: message["Subject"] for message in _emails_now(office, inbox)}
+    assert "is complete" in told["office@dupont.example"] and "alice@acme.example" not in told
     history = staff.inner_text("table.history")
     assert all(words in history for words in ("Request made", "Document sent", "Not accepted", REASON, "Complete"))
 
