@@ -46,6 +46,7 @@ from davportal.services.request import RequestContext
 from policy import Actor, Role, Target
 from policy.model import DEFAULT_PARTICIPANT_TYPE
 from policy.names import human_size
+from policy.requests import RequestStatus, is_overdue
 from provisioning import accounts, clients, erasure, importer, templates
 from provisioning.matter_types import PushRecord, describe_rule, folder_rules, rule_changes
 
@@ -1150,7 +1151,7 @@ def request_list(config, source, client, matter_type, staff_login, due_before, o
         return
     header = ("ID", "CLIENT", "TITLE", "DUE", "REQUESTED", "UPLOADED", "ACCEPTED")
     cells = [(str(row.id), row.client_id, row.title,
-              (row.due_on.isoformat() + (" overdue" if row.due_on < today else "")) if row.due_on else "-",
+              (row.due_on.isoformat() + (" overdue" if is_overdue(row.due_on, today) else "")) if row.due_on else "-",
               str(row.items_requested), str(row.items_uploaded), str(row.items_accepted)) for row in rows]  # fmt: skip
     click.echo(_table(header, cells, right=(0, 4, 5, 6)))
     if len(rows) < total:
@@ -1174,9 +1175,9 @@ def request_show(config, source, request_id):
         request = document_requests.find(session, request_id)
         items = document_requests.items_of(session, request.id)
         contacts = document_requests.contacts_of(session, request.id)
-        history = _history(session, request.client_id, request.folder, request.id)
-    due = request.due_on.isoformat() + (" (overdue)" if request.status == "open" and request.due_on < today else "") \
-        if request.due_on else "no due date"  # fmt: skip
+        history = document_requests.history(session, request)
+    overdue = request.status == RequestStatus.OPEN and is_overdue(request.due_on, today)
+    due = request.due_on.isoformat() + (" (overdue)" if overdue else "") if request.due_on else "no due date"
     lines = [f"Request {request.id}: {request.title}", f"  client:    {request.client_id}",
              f"  status:    {request.status}", f"  due:       {due}",
              f"  for:       {', '.join(contacts) or 'nobody yet'} (participant types: {', '.join(request.for_types)})",
@@ -1199,20 +1200,6 @@ def request_show(config, source, request_id):
     click.echo("\n".join(lines))
 
 
-def _history(session, client_id: str, folder: str | None, request_id: int) -> list[dict]:
-    """The request's rows of the audit trail, oldest first: those at the client's root (made, and
-    changed while a draft), then everything in its folder once sent (items uploaded, reviewed...)."""
-
-    def mine(event: dict) -> bool:
-        return (event["detail"] or "").startswith((f"request {request_id} ", f"request {request_id}:"))
-
-    before_sent = sorted((event for action in (document_requests.CREATED, document_requests.CHANGED)
-                          for event in audit.events(session, client_id=client_id, action=action)
-                          if event["path"] is None and mine(event)), key=lambda event: event["at"])  # fmt: skip
-    in_folder = audit.events(session, client_id=client_id, path=folder) if folder else []
-    return before_sent + [event for event in in_folder if event["action"].startswith("REQUEST-") and mine(event)]
-
-
 @command(request_group, "accept")
 @click.argument("request_id", metavar="ID", type=int)
 @click.argument("item", metavar="ITEM")
@@ -1223,7 +1210,7 @@ def request_accept(config, source, request_id, item):
     def accept(context):
         accepted = document_requests.accept(context, request_id, _item_of(context.session, request_id, item))
         request = document_requests.find(context.session, request_id)
-        done = " The request is complete." if request.status == "complete" else ""
+        done = " The request is complete." if request.status == RequestStatus.COMPLETE else ""
         return f"'{accepted.name}' of request {request_id} accepted.{done}"
 
     click.echo(_change(config, source, accept))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from policy.model import EVERY_TYPE, Actor, Role
+from policy.model import Actor, Role
+from policy.requests import asks
 
 
 class Tool(StrEnum):
@@ -64,14 +65,14 @@ def tools_of(actor: Actor | None) -> frozenset[Tool]:
     return TOOLS_BY_ROLE[actor.role] | (ADMIN_TOOLS if may_administer(actor) else frozenset())
 
 
-def sees_request(actor: Actor, client_id: str, for_types: Iterable[str]) -> bool:
-    """Whether a contact's home page shows a client's document request: their own client's, for
-    their participant type (the types that read its folders while it is open). Staff see every
-    request on its staff page instead, never on a contact's home page."""
-    if not actor.is_contact or client_id not in actor.clients:
+def sees_request(actor: Actor, client_id: str, for_types: Iterable[str], *, sent: bool) -> bool:
+    """Whether a contact's home page shows a client's document request: one sent (a draft is the
+    firm's alone, even one cancelled unsent), of their own client (not archived: its memberships are left
+    out of the actor), for their participant type (the types that read its folders while it is
+    open). Staff see every request on its staff page instead, never on a contact's home page."""
+    if not actor.is_contact or client_id not in actor.clients or not sent:
         return False
-    types = set(for_types)
-    return EVERY_TYPE in types or actor.clients[client_id] in types
+    return asks(for_types, actor.clients[client_id])
 
 
 def audience_of(actor: Actor) -> Audience:

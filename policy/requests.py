@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from policy.model import Rule
+from policy.model import EVERY_TYPE, Rule
 from policy.names import BIDI_CONTROLS, WINDOWS_FORBIDDEN, check_new_name, is_desktop_file, is_reserved, normalize
 
 REQUEST_AREA = "request"  # the request's folder: contacts read, nobody writes files straight into it
@@ -101,8 +101,10 @@ _CLOSED = Rule(CLOSED_AREA, staff_writes=False, shareable=False, fixed_reason=RE
                staff_read_only=CLOSED_READ_ONLY)  # fmt: skip
 
 
-def is_request_area(rule: Rule) -> bool:
-    return rule.area in (REQUEST_AREA, ITEM_AREA, CLOSED_AREA)
+def asks(participants: Iterable[str], participant_type: str) -> bool:
+    """Whether a request for these participant types is for a contact of this type."""
+    types = set(participants)
+    return EVERY_TYPE in types or participant_type in types
 
 
 def item_status(files: int, expected: int | None, *, accepted: bool) -> ItemStatus:
@@ -112,11 +114,9 @@ def item_status(files: int, expected: int | None, *, accepted: bool) -> ItemStat
     return ItemStatus.UPLOADED if files >= max(expected or 1, 1) else ItemStatus.REQUESTED
 
 
-def request_status(items: Iterable[ItemStatus], *, cancelled: bool = False) -> RequestStatus:
+def request_status(items: Iterable[ItemStatus]) -> RequestStatus:
     """Complete once every item is accepted (a request without items stays open)."""
     statuses = list(items)
-    if cancelled:
-        return RequestStatus.CANCELLED
     done = statuses and all(status is ItemStatus.ACCEPTED for status in statuses)
     return RequestStatus.COMPLETE if done else RequestStatus.OPEN
 

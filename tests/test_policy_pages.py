@@ -114,18 +114,19 @@ def test_who_may_turn_two_factor_off(who, staff_must_enrol, may):
 
 
 @pytest.mark.parametrize(
-    "actor, client_id, for_types, expected",
+    "actor, client_id, for_types, sent, expected",
     [
-        (CONTACT, "acme", ["*"], True),  # every type
-        (CONTACT, "acme", ["client"], True),
-        (CONTACT, "acme", ["bookkeeper"], False),  # not for their participant type
-        (CONTACT, "beta", ["*"], False),  # another client's
-        (ADVISER, "acme", ["client"], False),  # their type differs by client
-        (ADVISER, "beta", ["client"], True),
-        (ADVISER, "acme", ["adviser", "client"], True),
-        (STAFF, "acme", ["*"], False),  # staff see requests on their own pages, never a contact's
-        (ADMIN, "acme", ["*"], False),
+        (CONTACT, "acme", ["*"], True, True),  # every type
+        (CONTACT, "acme", ["client"], True, True),
+        (CONTACT, "acme", ["client"], False, False),  # not sent (a draft, or cancelled unsent): the firm's alone
+        (CONTACT, "acme", ["bookkeeper"], True, False),  # not for their participant type
+        (CONTACT, "beta", ["*"], True, False),  # another client's
+        (ADVISER, "acme", ["client"], True, False),  # their type differs by client
+        (ADVISER, "beta", ["client"], True, True),
+        (ADVISER, "acme", ["adviser", "client"], True, True),
+        (STAFF, "acme", ["*"], True, False),  # staff see requests on their own pages, never a contact's
+        (ADMIN, "acme", ["*"], True, False),
     ],
 )
-def test_which_requests_a_contacts_home_page_shows(actor, client_id, for_types, expected):
-    assert sees_request(actor, client_id, for_types) is expected
+def test_which_requests_a_contacts_home_page_shows(actor, client_id, for_types, sent, expected):
+    assert sees_request(actor, client_id, for_types, sent=sent) is expected

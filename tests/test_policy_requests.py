@@ -218,7 +218,6 @@ def test_request_status():
     assert request_status([accepted, accepted]) is RequestStatus.COMPLETE
     assert request_status([accepted, uploaded]) is RequestStatus.OPEN
     assert request_status([]) is RequestStatus.OPEN  # nothing asked: never complete by itself
-    assert request_status([accepted], cancelled=True) is RequestStatus.CANCELLED
 
 
 # Reminders

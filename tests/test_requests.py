@@ -215,3 +215,23 @@ def test_the_outstanding_list_is_read_in_order_from_its_index(tmp_path):
         assert "ix_request_outstanding" in plan and "TEMP B-TREE" not in plan, plan
     finally:
         engine.dispose()
+
+
+def test_an_accepted_item_stays_on_its_request_and_a_message_has_a_limit(firm):
+    request_id = _new(firm)
+    alice = firm.as_user("alice")
+    alice.put(FOLDER + "/P60/p60.pdf", b"%PDF")
+    p60 = _items(firm, request_id)["P60"][0]
+    _do(firm, document_requests.accept, request_id, p60)
+    with pytest.raises(document_requests.RequestProblem, match="accepted"):
+        _do(firm, document_requests.remove_item, request_id, p60)
+    assert alice.propfind(FOLDER + "/P60/").status_code == 404  # still the firm's alone
+    with pytest.raises(document_requests.RequestProblem, match="too long"):
+        _do(
+            firm,
+            document_requests.create,
+            "acme",
+            title="Long",
+            items=[document_requests.NewItem("X")],
+            message="x" * 5001,
+        )

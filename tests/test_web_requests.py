@@ -121,7 +121,9 @@ def test_staff_make_a_request_from_a_template_on_the_web(office, people):
     assert form.status_code == 200
     assert 'value="Tax return papers"' in form.text and 'value="P60 from your employer"' in form.text
     assert 'value="3"' in form.text  # bank statements: three files expected
-    assert re.search(r'name="contact" value="alice" checked', form.text)  # every contact ticked
+    assert re.search(r'name="contact" value="alice" checked', form.text)  # the template's participant types
+    assert re.search(r'name="contact" value="ben"', form.text)  # the bookkeeper is offered...
+    assert not re.search(r'name="contact" value="ben" checked', form.text)  # ...not ticked: the template is for clients
     due = (today_of(office.portal) + timedelta(days=60)).isoformat()
     assert f'value="{due}"' in form.text  # the template's 60 days
 
@@ -337,3 +339,24 @@ def test_the_audit_trail_has_each_web_step(office, people):
             )
         ).all()
     assert [(e.login, e.client_id, e.path.rsplit("/", 1)[-1]) for e in sent] == [("alice", "acme", "a.pdf")]
+
+
+def test_an_unsent_request_cancelled_is_never_the_contacts(office, people):
+    request_id = make(office, title="Never sent", send=False)
+    context = RequestContext(office.portal, actor=SAM)
+    try:
+        document_requests.cancel(context, request_id)
+        context.session.commit()
+    finally:
+        context.session.close()
+    assert "Never sent" not in home(people["alice"], office, "/acme/")
+    assert people["alice"].get(office.url + f"{WEB}/requests/{request_id}", headers=HTML,
+                               allow_redirects=False).status_code == 404  # fmt: skip
+
+
+def test_a_request_folder_is_named_in_words_on_its_page(office, people):
+    make(office, title="Words")
+    folder = f"/acme/{CLIENT}/Requested - Words/"
+    alice_page, sam_page = home(people["alice"], office, folder + "P60/"), home(people["sam"], office, folder + "P60/")
+    assert "Send this document here</span>" in alice_page and ">request-item<" not in alice_page
+    assert "Asked for: the client sends it here</span>" in sam_page and ">request-item<" not in sam_page

@@ -28,8 +28,8 @@ PORTAL = Actor("portal:reminders", Role.STAFF)
 
 def remind_due(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
     """Every open request of a client not archived whose reminder is due is reminded once: a notice
-    for each of its contacts when items are still wanted (none uploaded or accepted yet, or turned
-    down), and its next reminder set after `now` either way. Returns how many were reminded.
+    for each of its contacts when items are still wanted (not yet sent in full, or turned down),
+    and its next reminder set after `now` either way. Returns how many were reminded.
 
     Each request is claimed by moving its next reminder on only where it is still the one read
     here: of two senders at once (two nodes, two processes), one moves it and reminds, the other

@@ -41,6 +41,7 @@ from policy.requests import (
     RequestFolder,
     RequestStatus,
     as_data,
+    asks,
     folder_name,
     next_reminder,
     reminders_from,
@@ -87,10 +88,11 @@ def _draft(client: Client, members: dict[str, str], *, actor: Actor, now: dateti
     title = _clean(title, "title", 200)
     if not title:
         raise RequestProblem("A request needs a title, e.g. '2025 tax return'.")
+    message = _clean(message or "", "message", 5000)
     _check_items(items, [])
     wanted_types = frozenset(participants) or frozenset({EVERY_TYPE})
     if contacts is None:
-        chosen = sorted(login for login, kind in members.items() if EVERY_TYPE in wanted_types or kind in wanted_types)
+        chosen = sorted(login for login, kind in members.items() if asks(wanted_types, kind))
         for_types = wanted_types
     else:
         strangers = sorted(set(contacts) - members.keys())
@@ -102,7 +104,7 @@ def _draft(client: Client, members: dict[str, str], *, actor: Actor, now: dateti
             raise RequestProblem("Choose at least one contact the request is for.")
         for_types = frozenset(members[login] for login in chosen)
     row = dict(
-        client_id=client.id, title=title, message=(message or "").strip() or None, due_on=due_on,
+        client_id=client.id, title=title, message=message or None, due_on=due_on,
         status=RequestStatus.DRAFT.value, template=template, for_types=sorted(for_types),
         reminders=as_data(reminders) if reminders else None, created_by=actor.login, created_at=now,
         reminders_sent=0, items_total=len(items), items_uploaded=0, items_accepted=0, folder=None, sent_at=None,
@@ -125,10 +127,14 @@ def _from_spec(settings: RequestSettings, spec: RequestTemplateSpec, template_id
     """`create`'s arguments from a request template (its due date: given, else the template's days from now)."""
     if due_on is None and spec.due_in_days is not None:
         due_on = (now.astimezone(settings.zone).date()) + timedelta(days=spec.due_in_days)
-    reminders = spec.reminders.over(settings.default_reminders) if spec.reminders else None
     items = [NewItem(item.name, item.note, item.files) for item in spec.items]
     return dict(title=spec.title, items=items, message=spec.message, due_on=due_on, participants=spec.participants,
-                reminders=reminders, template=template_id)  # fmt: skip
+                reminders=reminders_of(settings, spec), template=template_id)  # fmt: skip
+
+
+def reminders_of(settings: RequestSettings, spec: RequestTemplateSpec) -> Reminders | None:
+    """A template's reminder schedule, over the config's (None: the config's own)."""
+    return spec.reminders.over(settings.default_reminders) if spec.reminders else None
 
 
 def _taken_names(context: RequestContext, client_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -466,6 +472,9 @@ def remove_item(context: RequestContext, request_id: int, item_id: int) -> None:
     item = _item_of(session, request, item_id)
     if request.items_total <= 1:
         raise RequestProblem("A request needs at least one item: cancel the request instead.")
+    if item.status == ItemStatus.ACCEPTED.value:
+        # Its folder is the firm's now: taken off the request it would show to the client again.
+        raise RequestProblem(f"'{item.name}' is accepted: nothing more is asked for it.")
     where = _where(request, item)
     session.delete(item)
     session.flush()
@@ -587,6 +596,22 @@ def _outstanding(query: Select, client: str | None, matter_type: str | None, sta
     if overdue_on:
         query = query.where(DocumentRequest.due_on < overdue_on)
     return query
+
+
+def history(session: Session, request: DocumentRequest, *, limit: int = 500) -> list[dict]:
+    """The request's rows of the audit trail, oldest first: those at the client's root (made, and
+    changed while a draft), then its own in its folder once sent (sent, items uploaded, reviewed,
+    reminded...)."""
+    mine = (f"request {request.id} ", f"request {request.id}:")
+    before_sent = [event for action in (CREATED, CHANGED)
+                   for event in audit.events(session, client_id=request.client_id, action=action, limit=limit)
+                   if event["path"] is None and (event["detail"] or "").startswith(mine)]  # fmt: skip
+    inside = audit.events(session, client_id=request.client_id, path=request.folder,
+                          limit=limit) if request.folder else []  # fmt: skip
+    steps = before_sent + [
+        event for event in inside if event["action"].startswith("REQUEST-") and (event["detail"] or "").startswith(mine)
+    ]
+    return sorted(steps, key=lambda event: event["at"])
 
 
 def refresh_folders(session: Session, client_id: str) -> None:

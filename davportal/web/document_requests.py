@@ -21,7 +21,7 @@ from sqlalchemy import select
 from davportal.core.errors import NotFound, PortalError
 from davportal.core.models import Account, Client, Document, DocumentRequest, Membership, RequestItem
 from davportal.notifications.asked import long_date
-from davportal.services import audit
+from davportal.services import fulfilment
 from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
 from davportal.services.requests import NewItem
@@ -33,7 +33,7 @@ from davportal.web.render import WEB, common_context, redirect
 from policy import Actor, Role
 from policy.names import human_size, is_desktop_file, is_reserved
 from policy.pages import Tool, may_use, sees_request
-from policy.requests import NOT_ACCEPTED_FOLDER, ItemStatus, RequestStatus, is_overdue
+from policy.requests import NOT_ACCEPTED_FOLDER, ItemStatus, RequestStatus, asks, is_overdue
 
 PREFIX = "/requests"  # below WEB
 BLANK_ROWS = 5  # empty item rows on the new request form: enough without JavaScript
@@ -45,7 +45,7 @@ FINISHED = (RequestStatus.COMPLETE.value, RequestStatus.CANCELLED.value)
 # The history's actions in plain words (the audit trail's details say which item and why).
 HISTORY_WORDS = {
     document_requests.CREATED: "Request made", document_requests.SENT: "Sent to the client",
-    "REQUEST-UPLOAD": "Document sent", "REQUEST-REOPEN": "Document removed: wanted again",
+    fulfilment.UPLOADED: "Document sent", fulfilment.REOPENED: "Document removed: wanted again",
     document_requests.ACCEPTED: "Accepted", document_requests.REJECTED: "Not accepted",
     document_requests.CHANGED: "Changed", document_requests.CANCELLED: "Cancelled",
     document_requests.COMPLETED: "Complete", document_requests.REMINDED: "Reminder sent",
@@ -120,7 +120,8 @@ def home_requests(environ: dict, actor: Actor, client_id: str | None) -> dict:
                                               DocumentRequest.id)).all()  # fmt: skip
         done_rows = session.execute(base.where(DocumentRequest.status.in_(FINISHED))
                                     .order_by(DocumentRequest.id.desc()).limit(DONE_SHOWN)).all()  # fmt: skip
-        shown = [(r, name) for r, name in [*open_rows, *done_rows] if sees_request(actor, r.client_id, r.for_types)]
+        shown = [(r, name) for r, name in [*open_rows, *done_rows]
+                 if sees_request(actor, r.client_id, r.for_types, sent=r.sent_at is not None)]  # fmt: skip
         items = _items_by_request(session, [r.id for r, _ in shown if r.status == RequestStatus.OPEN.value])
         for request, _ in shown:
             session.expunge(request)
@@ -260,8 +261,8 @@ def _contact_goes_to(visit: RequestVisit, request_id: int):
         client = session.get(Client, request.client_id) if request is not None else None
         archived = client is None or client.archived_at is not None
     # The same 404 for a request that does not exist and one that is not theirs to see.
-    if request is None or archived or request.status == RequestStatus.DRAFT.value or not sees_request(
-            visit.actor, request.client_id, request.for_types):  # fmt: skip
+    if request is None or archived or not sees_request(visit.actor, request.client_id, request.for_types,
+                                                       sent=request.sent_at is not None):  # fmt: skip
         raise NotFound("Not found.")
     return redirect(visit.start_response, f"{quote('/' + request.client_id + '/')}#request-{request.id}")
 
@@ -358,6 +359,7 @@ def _new_form(visit: RequestVisit, draft: Draft | None = None, *, client_id: str
                     due,
                     chosen,
                     [{"name": i.name, "note": i.note or "", "files": str(i.files or "")} for i in spec.items],
+                    {login for login, _, kind in contacts if asks(spec.participants, kind)},
                 )
     items = list(draft.items or [])
     items += [{"name": "", "note": "", "files": ""}] * max(BLANK_ROWS - len(items), 2)
@@ -400,7 +402,7 @@ def _create(visit: RequestVisit):
             if template:
                 settings = visit.portal.settings.requests
                 _, spec = visit.portal.matter_types_file.current().request_template(template)
-                reminders = spec.reminders.over(settings.default_reminders) if spec.reminders else None
+                reminders = document_requests.reminders_of(settings, spec)
             request = document_requests.create(
                 context, client_id, title=draft.title, items=new_items, message=draft.message, due_on=due_on,
                 contacts=sorted(draft.contacts or ()), reminders=reminders, template=template,
@@ -500,21 +502,10 @@ def _files_by_folder(session, request: DocumentRequest) -> dict[str, list[dict]]
 
 
 def _history(session, request: DocumentRequest) -> list[dict]:
-    """The request's steps from the audit trail, oldest first: its creation, and what happened in its folder."""
-    made = [e for e in audit.events(session, client_id=request.client_id, action=document_requests.CREATED)
-            if _about(e, request.id)]  # fmt: skip
-    inside = audit.events(session, client_id=request.client_id, path=request.folder,
-                          limit=HISTORY_ROWS) if request.folder else []  # fmt: skip
-    steps = [e for e in [*made, *inside] if e["action"] in HISTORY_WORDS and (
-        e["action"] == document_requests.CREATED or _about(e, request.id))]  # fmt: skip
-    steps.sort(key=lambda e: e["at"])
+    """The request's steps from the audit trail, oldest first, in plain words."""
     return [{"when": when(datetime.fromisoformat(e["at"])), "who": e["name"] or e["login"] or "",
-             "what": HISTORY_WORDS[e["action"]], "detail": _detail(e["detail"] or "", request.id)}
-            for e in steps]  # fmt: skip
-
-
-def _about(event: dict, request_id: int) -> bool:
-    return (event["detail"] or "").startswith((f"request {request_id} ", f"request {request_id}:"))
+             "what": HISTORY_WORDS.get(e["action"], "Changed"), "detail": _detail(e["detail"] or "", request.id)}
+            for e in document_requests.history(session, request, limit=HISTORY_ROWS)]  # fmt: skip
 
 
 def _detail(text: str, request_id: int) -> str:

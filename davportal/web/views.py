@@ -15,14 +15,25 @@ from policy.documents import newsworthy
 from policy.names import human_size
 from policy.pages import Audience, Tool, audience_of, may_use
 from policy.properties import permissions
+from policy.requests import CLOSED_AREA, ITEM_AREA, REQUEST_AREA
 
 AREA_WORDS = {
     Audience.CLIENT: {
         "team-shared": "From the firm",
         "client-shared": "Your uploads",
         "private": "Private to the firm",
+        REQUEST_AREA: "Asked for by the firm",
+        ITEM_AREA: "Send this document here",
+        CLOSED_AREA: "Kept by the firm",
     },
-    Audience.FIRM: {"team-shared": "Team's shared", "client-shared": "Client's shared", "private": "Private"},
+    Audience.FIRM: {
+        "team-shared": "Team's shared",
+        "client-shared": "Client's shared",
+        "private": "Private",
+        REQUEST_AREA: "Document request",
+        ITEM_AREA: "Asked for: the client sends it here",
+        CLOSED_AREA: "Request: the firm's only",
+    },  # fmt: skip
 }
 HOME_WORDS = {Audience.CLIENT: "Your documents", Audience.FIRM: "All clients"}
 PREVIEWABLE = {"pdf", "png", "jpg", "jpeg", "gif", "webp"}
