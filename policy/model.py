@@ -103,9 +103,9 @@ class RuleBook:
             entries[tuple(_key(p) for p in parts)] = (parts[-1], rule)
         return cls(entries)
 
-    def with_folders(self, folders: Mapping[str, Rule]) -> RuleBook:
+    def with_folders(self, more: RuleBook) -> RuleBook:
         """These rules and more folders with their own (a client's document requests)."""
-        return RuleBook({**self.folders, **RuleBook.of(folders).folders}) if folders else self
+        return RuleBook({**self.folders, **more.folders}) if more.folders else self
 
     def rule_at(self, below_client: tuple[str, ...]) -> Rule:
         """The rule of the nearest ancestor (or the folder itself) that has one."""

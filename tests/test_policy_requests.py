@@ -10,6 +10,7 @@ import pytest
 
 from policy import Action, Actor, Decision, Role, Target, decide, default_rules
 from policy.access import NOT_YOUR_UPLOAD
+from policy.model import RuleBook
 from policy.names import check_new_name, is_desktop_file
 from policy.requests import (
     CLOSED_READ_ONLY,
@@ -45,7 +46,7 @@ REQUESTS = [
                   (ItemFolder(f"{DROPPED}/Invoices", ItemStatus.REQUESTED),)),
     RequestFolder(f"{SHARED}/Requested - Draft", RequestStatus.DRAFT, frozenset({"client"}), ()),
 ]  # fmt: skip
-RULES = default_rules("Team's shared", SHARED).with_folders(folder_rules(REQUESTS))
+RULES = default_rules("Team's shared", SHARED).with_folders(RuleBook.of(folder_rules(REQUESTS)))
 
 STAFF = Actor("sam", Role.STAFF)
 FOR = Actor("alice", Role.CONTACT, clients={"acme": "client"})  # her participant type is on the request

@@ -25,7 +25,7 @@ from davportal.core.settings import Settings
 from davportal.core.storage import Storage
 from davportal.services.antivirus import Clamd
 from davportal.services.authentication import Authenticator
-from policy import Rule, RuleBook
+from policy import RuleBook
 from policy.names import RESERVED_PREFIX
 from policy.requests import RequestFolder, folder_rules
 from provisioning.matter_types import MatterTypes, MatterTypesFile
@@ -34,6 +34,7 @@ _logger = logging.getLogger("davportal")
 PORTAL_KEY = "davportal.portal"  # the key of the WsgiDAV config that holds the Portal
 # In the storage root: reserved, never listed. The marks of changes to logins, and to locks.
 CHANGES_MARK = RESERVED_PREFIX + "changes"
+NO_FOLDERS = RuleBook({})
 LOCK_CHANGES_MARK = CHANGES_MARK + "-locks"
 
 
@@ -98,16 +99,17 @@ class Portal:
         matter_type, request_rules = self.recent.get(("rules", client_id), lambda: self._client_rules(client_id))
         return matter_types.rules_of(matter_type).with_folders(request_rules)
 
-    def _client_rules(self, client_id: str) -> tuple[str | None, dict[str, Rule]]:
-        """The client's matter type, and the rules of its document requests' folders."""
+    def _client_rules(self, client_id: str) -> tuple[str | None, RuleBook]:
+        """The client's matter type, and the rules of its document requests' folders (kept with the
+        row, so a request reads them ready to merge)."""
         with self.sessions() as session:
             row = session.execute(
                 select(Client.matter_type, Client.request_folders).where(Client.id == client_id)
             ).first()
         if row is None:
-            return None, {}
+            return None, NO_FOLDERS
         folders = [RequestFolder.from_data(data) for data in row.request_folders or ()]
-        return row.matter_type, folder_rules(folders)
+        return row.matter_type, RuleBook.of(folder_rules(folders))
 
     def sweep(self) -> None:
         removed = sweep_partial_uploads(self.storage.root, self.settings.uploads.stale_partial_seconds)

@@ -26,7 +26,7 @@ from davportal.services import requests as document_requests
 from davportal.services.request import RequestContext
 from davportal.services.requests import NewItem
 from davportal.web import form
-from davportal.web.console.acting import PAGE_SIZE, when
+from davportal.web.console.acting import PAGE_SIZE, client_or_404, when
 from davportal.web.console.paging import paging
 from davportal.web.console.visit import Visit
 from davportal.web.render import WEB, common_context, redirect
@@ -320,20 +320,13 @@ class Draft:
     contacts: set[str] | None = None  # None: every contact ticked
 
 
-def _client_or_404(session, client_id: str) -> Client:
-    client = session.get(Client, client_id) if client_id else None
-    if client is None:
-        raise NotFound(f"There is no client '{client_id}'.")
-    return client
-
-
 def _new_form(visit: RequestVisit, draft: Draft | None = None, *, client_id: str | None = None, error: str = "",
               status: str = "200 OK"):  # fmt: skip
     portal = visit.portal
     client_id = client_id if client_id is not None else visit.query.get("client", "")
     matter_types = portal.matter_types_file.current()
     with portal.sessions() as session:
-        client = _client_or_404(session, client_id)
+        client = client_or_404(session, client_id)
         contacts = session.execute(
             select(Membership.login, Account.name, Membership.participant_type)
             .join(Account, Account.login == Membership.login)
@@ -397,7 +390,7 @@ def _create(visit: RequestVisit):
         context = RequestContext.of(visit.environ)
         try:
             with visit.portal.sessions() as session:
-                _client_or_404(session, client_id)
+                client_or_404(session, client_id)
             reminders, template = None, draft.template or None
             if template:
                 settings = visit.portal.settings.requests
@@ -426,7 +419,7 @@ def _request_page(visit: RequestVisit, request_id: int):
     today = today_of(portal)
     with portal.sessions() as session:
         request = document_requests.find(session, request_id)
-        client = _client_or_404(session, request.client_id)
+        client = client_or_404(session, request.client_id)
         items = document_requests.items_of(session, request.id)
         contacts = session.execute(
             select(Account.login, Account.name)
